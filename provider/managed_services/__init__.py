@@ -1,0 +1,1 @@
+"""managed-services engine."""
