@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from . import paths, tools
 
 # Test stacks only: the passphrase guards nothing but throwaway state under the cache.
 TEST_PASSPHRASE = "managed-services-testbed"
+
+
+def pulumi_root() -> str:
+    """The directory whose bin/ holds the built `pulumi` (what the Automation API's PulumiCommand wants)."""
+    return str(tools.ensure_built().parent)
 
 
 def pulumi_env(base: dict[str, str] | None = None) -> dict[str, str]:
@@ -26,6 +32,9 @@ def pulumi_env(base: dict[str, str] | None = None) -> dict[str, str]:
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
             "PULUMI_BACKEND_URL": f"file://{backend}",
             "PULUMI_CONFIG_PASSPHRASE": TEST_PASSPHRASE,
+            # The dynamic-provider shim runs `$PULUMI_PYTHON_CMD -m pulumi.dynamic`: use the
+            # interpreter that has pulumi and our packages installed.
+            "PULUMI_PYTHON_CMD": env.get("PULUMI_PYTHON_CMD", sys.executable),
         }
     )
     return env
