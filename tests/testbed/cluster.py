@@ -113,7 +113,15 @@ def _apiserver_ready(bin_dir: Path) -> bool:
     if not kubeconfig.exists():
         return False
     proc = subprocess.run(
-        [str(bin_dir / "kubectl"), "--kubeconfig", str(kubeconfig), "--request-timeout=5s", "get", "--raw", "/readyz"],
+        [
+            str(bin_dir / "kubectl"),
+            "--kubeconfig",
+            str(kubeconfig),
+            "--request-timeout=5s",
+            "get",
+            "--raw",
+            "/readyz",
+        ],
         capture_output=True,
         text=True,
     )
@@ -269,7 +277,9 @@ def _write_config(bin_dir: Path) -> list[str]:
                     # Nodes have no InternalIP; kwok serves them on localhost.
                     "name": "metrics-server",
                     "extraArgs": [
-                        {"key": "kubelet-preferred-address-types", "value": "Hostname", "override": True}
+                        {"key": "kubelet-preferred-address-types", "value": "Hostname", "override": True},
+                        # The first PodMetrics of a new pod need two scrapes: keep that short.
+                        {"key": "metric-resolution", "value": "10s", "override": True},
                     ],
                 },
                 {

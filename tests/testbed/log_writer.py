@@ -29,8 +29,8 @@ MESSAGES = (
     ("stdout", "LOG:  connection authorized: user=app database=app"),
     ("stderr", "WARNING:  slow query: duration 1532.112 ms"),
     ("stdout", "LOG:  disconnection: session time: 0:00:01.204"),
-    ("stdout", "LOG:  automatic vacuum of table \"app.public.orders\""),
-    ("stderr", "ERROR:  duplicate key value violates unique constraint \"orders_pkey\""),
+    ("stdout", 'LOG:  automatic vacuum of table "app.public.orders"'),
+    ("stderr", 'ERROR:  duplicate key value violates unique constraint "orders_pkey"'),
 )
 
 

@@ -147,19 +147,13 @@ def test_pod_metrics_are_served(client: Client, namespace: str, ready_statefulse
 def test_privileged_pod_rejected_in_restricted_namespace(client: Client) -> None:
     name = f"tb-restricted-{uuid.uuid4().hex[:6]}"
     client.create(
-        Namespace(
-            metadata=ObjectMeta(name=name, labels={"pod-security.kubernetes.io/enforce": "restricted"})
-        )
+        Namespace(metadata=ObjectMeta(name=name, labels={"pod-security.kubernetes.io/enforce": "restricted"}))
     )
     try:
         pod = Pod.from_dict(
             {
                 "metadata": {"name": "priv", "namespace": name},
-                "spec": {
-                    "containers": [
-                        {"name": "c", "image": "busybox", "securityContext": {"privileged": True}}
-                    ]
-                },
+                "spec": {"containers": [{"name": "c", "image": "busybox", "securityContext": {"privileged": True}}]},
             }
         )
         with pytest.raises(ApiError) as raised:
@@ -209,7 +203,10 @@ def test_serviceaccount_is_bound_by_rbac(client: Client, kubeconfig: Path, names
 
 def serviceaccount_token(client: Client, namespace: str, name: str) -> str:
     request = ServiceAccount.Token.from_dict(
-        {"metadata": {"name": name, "namespace": namespace}, "spec": {"audiences": [], "expirationSeconds": 600}}
+        {
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"audiences": [], "expirationSeconds": 600},
+        }
     )
     result = client.create(request, name, namespace=namespace)
     return str(result.status.token)
