@@ -432,9 +432,7 @@ class Catalog:
         try:
             return self._by_slug[slug]
         except KeyError:
-            raise InvalidInput(
-                "slug", f"unknown offering {slug!r}; known: {', '.join(self.slugs())}"
-            ) from None
+            raise InvalidInput("slug", f"unknown offering {slug!r}; known: {', '.join(self.slugs())}") from None
 
     def offerings(self) -> list[Offering]:
         """All offerings, sorted by slug."""
@@ -506,9 +504,7 @@ def load_offering(path: Path) -> Offering:
     try:
         offering = Offering.model_validate(data)
     except ValidationError as exc:
-        raise CatalogError(
-            [FieldError(f"{path}:{_loc(e['loc'])}", _describe(e)) for e in exc.errors()]
-        ) from exc
+        raise CatalogError([FieldError(f"{path}:{_loc(e['loc'])}", _describe(e)) for e in exc.errors()]) from exc
     errors = check_offering(offering)
     if offering.slug != path.stem:
         errors.append(FieldError("slug", f"{offering.slug!r} must match the file name {path.stem!r}"))

@@ -56,7 +56,9 @@ def connection_info(
         port=port,
     )
     read_only_host = (
-        f"{names.read_only_service}.{namespace}.svc.{cluster_domain}" if offering.has_read_replicas else None
+        f"{names.read_only_service}.{namespace}.svc.{cluster_domain}"
+        if offering.has_read_replicas and spec.instances > 1
+        else None
     )
     return Connection(
         host=host,

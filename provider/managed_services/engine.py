@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import base64
 import builtins
+import json
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,7 +25,6 @@ from typing import Any
 
 from lightkube.resources.apps_v1 import StatefulSet
 from lightkube.resources.core_v1 import (
-    ConfigMap,
     Namespace,
     PersistentVolumeClaim,
     Secret,
@@ -57,7 +58,6 @@ _POLL_START, _POLL_MAX = 0.25, 2.0
 # Kinds a service may own, for pruning and delete; PVCs are handled on their own.
 _OWNED_KINDS: dict[str, type[Any]] = {
     "Secret": Secret,
-    "ConfigMap": ConfigMap,
     "Service": Service,
     "NetworkPolicy": NetworkPolicy,
     "PodDisruptionBudget": PodDisruptionBudget,
@@ -85,10 +85,23 @@ class ManagedServices:
         *,
         catalog: Catalog | None = None,
         prometheus_url: str | None = None,
+        rbac_subject: str | None = None,
     ) -> None:
+        """
+        :param kubeconfig: a kubeconfig path or its content; None uses KUBECONFIG, ~/.kube/config
+            or the in-cluster service account.
+        :param prometheus_url: range queries for metrics (else metrics.k8s.io's current sample);
+            default from MANAGED_SERVICES_PROMETHEUS_URL.
+        :param rbac_subject: who to grant the `managed-services-workloads` ClusterRole in each
+            project namespace the engine creates (`serviceaccount:<ns>:<name>`, `user:<name>`,
+            `group:<name>`); default from MANAGED_SERVICES_RBAC_SUBJECT. See deploy/rbac.yaml.
+        """
         self.kube = Kube(kubeconfig, context)
         self.catalog = catalog or load_catalog()
-        self._prometheus_url = prometheus_url
+        self._prometheus_url = prometheus_url or os.environ.get("MANAGED_SERVICES_PROMETHEUS_URL") or None
+        self._rbac_subject = rbac_subject or os.environ.get("MANAGED_SERVICES_RBAC_SUBJECT") or None
+        if self._rbac_subject is not None:
+            render.rbac_subject(self._rbac_subject)  # fail now on a malformed subject
 
     def close(self) -> None:
         self.kube.close()
@@ -152,6 +165,8 @@ class ManagedServices:
         full_env = render.effective_env(offering, spec.env_overrides)
         if not namespace_exists:
             self.kube.apply(render.render_namespace(workspace_id, project_id))
+            if self._rbac_subject is not None:
+                self.kube.apply(render.render_role_binding(namespace, self._rbac_subject))
         applied: builtins.list[Obj] = []
         try:
             for obj in render.render_service(offering, spec, full_env):
@@ -292,7 +307,10 @@ class ManagedServices:
         live = self._read(service_id)
         offering = self.catalog.get(live.spec.slug)
         token = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        self._converge(live, offering, live.spec.model_copy(update={"restart_token": token}), None)
+        desired = live.spec.model_copy(update={"restart_token": token})
+        env = render.effective_env(offering, desired.env_overrides, existing=live.env)
+        # Only the pod template changes: one write.
+        self.kube.apply(next(o for o in render.render_service(offering, desired, env) if o["kind"] == "StatefulSet"))
         return self.status(service_id)
 
     def _converge(self, live: _Live, offering: Offering, desired: ServiceSpec, progress: Progress | None) -> None:
@@ -302,7 +320,9 @@ class ManagedServices:
             self._grow_volumes(live, desired, progress)
         for obj in objects:
             self.kube.apply(obj)
-        self._prune(live.namespace, desired.service_id, objects)
+        if live.spec.instances > 1 or _replicas(live.stateful_set) > 1:
+            # Only a service that had replicas can own a PDB or a read-only Service.
+            self._prune(live.namespace, desired.service_id, objects)
 
     def _grow_volumes(self, live: _Live, desired: ServiceSpec, progress: Progress | None) -> None:
         """Expand every claim in place, then bring the StatefulSet's claim template in line.
@@ -341,7 +361,6 @@ class ManagedServices:
         optional = {
             ("PodDisruptionBudget", names.pod_disruption_budget),
             ("Service", names.read_only_service),
-            ("ConfigMap", names.config_map),
         }
         for kind, name in optional - wanted:
             self.kube.delete(_OWNED_KINDS[kind], name, namespace)
@@ -350,18 +369,18 @@ class ManagedServices:
 
     def delete(self, service_id: str, *, wait: bool = True, timeout: float = 300.0) -> None:
         """Delete the service and all it owns, volumes included: the data is gone for good."""
-        namespace, _ = self._locate(service_id)
+        namespace, sts = self._locate(service_id)
         names = naming.object_names(service_id)
         self.kube.delete(StatefulSet, names.stateful_set, namespace)
-        for kind, name in (
+        owned = [
             ("Service", names.client_service),
             ("Service", names.headless_service),
-            ("Service", names.read_only_service),
             ("NetworkPolicy", names.network_policy),
-            ("PodDisruptionBudget", names.pod_disruption_budget),
-            ("ConfigMap", names.config_map),
             ("Secret", names.secret),
-        ):
+        ]
+        if _replicas(sts) > 1 or _declared_instances(sts) != 1:
+            owned += [("Service", names.read_only_service), ("PodDisruptionBudget", names.pod_disruption_budget)]
+        for kind, name in owned:
             self.kube.delete(_OWNED_KINDS[kind], name, namespace)
         for pvc in self._claims(namespace, service_id):
             self.kube.delete(PersistentVolumeClaim, pvc["metadata"]["name"], namespace)
@@ -518,6 +537,18 @@ class ManagedServices:
 
 def _managed() -> dict[str, str]:
     return {naming.LABEL_MANAGED_BY: naming.MANAGED_BY}
+
+
+def _replicas(sts: Obj) -> int:
+    return int(sts.get("spec", {}).get("replicas", 1))
+
+
+def _declared_instances(sts: Obj) -> int | None:
+    """Instances as last declared through the engine (None when the annotation is unreadable)."""
+    try:
+        return int(json.loads(sts["metadata"]["annotations"][naming.ANNOTATION_SPEC])["instances"])
+    except (KeyError, ValueError, TypeError):
+        return None
 
 
 def _claim_belongs(pvc: Obj, service_id: str) -> bool:

@@ -2,24 +2,25 @@
 
 `render_service` returns every object of one service in apply order:
 
-    Secret            all env (defaults, generated secrets, overrides), base64 `data`
-    ConfigMap         the offering's files (only when it has some)
+    Secret            all env (defaults, generated secrets, overrides) and the offering's files
     NetworkPolicy     before the pods exist, so they are never reachable unprotected
     Service  <id>-hl  headless, publishNotReadyAddresses: stable per-instance DNS for replication
     Service  <id>     instance 0 only (the primary), via statefulset.kubernetes.io/pod-name
-    Service  <id>-ro  every instance (offerings with read replicas only)
+    Service  <id>-ro  every instance (offerings with read replicas, when instances > 1)
     StatefulSet       replicas = instances
     PodDisruptionBudget  only when instances > 1
 
-Objects absent from a render (the PDB after scaling to 1, ...) must be deleted by the apply
+A create writes at most 6 objects (Namespace for a new project, Secret, NetworkPolicy, two
+Services, StatefulSet): files share the Secret, and the `-ro` Service and the PDB only exist
+once there are replicas. Objects absent from a render (the PDB after scaling to 1, ...) must be deleted by the apply
 layer; `naming.object_names` lists every name a service may own.
 
 Decisions:
 - The read-only Service selects ALL instances, the primary included. A Service selector can
   only test equality, and a pod's role is not a label the StatefulSet can set per pod (the
   template is shared), so "replicas only" would need a controller relabelling pods. The
-  primary serves reads too, the endpoint exists even with one instance, and replicas are
-  asynchronous, so reads through `-ro` may be slightly stale.
+  primary serves reads too, and replicas are asynchronous, so reads through `-ro` may be
+  slightly stale. It exists only while there are replicas (instances > 1).
 - Instance 0 is the primary; the others differ only through (a) init containers that look at
   their own pod name (env MS_POD_NAME, downward API) and (b) `replica_args`, which a small
   `sh -c` wrapper appends on every instance but 0. The pod template is identical for all.
@@ -40,6 +41,7 @@ from typing import Any
 
 from . import naming, quantities
 from .catalog import GeneratedSecret, Offering, Probe
+from .errors import InvalidInput
 from .spec import ServiceSpec
 
 Manifest = dict[str, Any]
@@ -142,6 +144,40 @@ def render_namespace(workspace_id: str, project_id: str) -> Manifest:
     }
 
 
+WORKLOADS_CLUSTER_ROLE = "managed-services-workloads"
+_SUBJECT_KINDS = {"serviceaccount": "ServiceAccount", "user": "User", "group": "Group"}
+
+
+def rbac_subject(text: str) -> Manifest:
+    """`serviceaccount:<ns>:<name>`, `user:<name>` or `group:<name>` as an RBAC subject."""
+    kind, _, rest = text.partition(":")
+    if kind.lower() not in _SUBJECT_KINDS or not rest:
+        raise InvalidInput(
+            "rbac_subject", f"{text!r} is not serviceaccount:<namespace>:<name>, user:<name> or group:<name>"
+        )
+    if kind.lower() == "serviceaccount":
+        namespace, _, name = rest.partition(":")
+        if not namespace or not name:
+            raise InvalidInput("rbac_subject", f"{text!r} is not serviceaccount:<namespace>:<name>")
+        return {"kind": "ServiceAccount", "name": name, "namespace": namespace}
+    return {"kind": _SUBJECT_KINDS[kind.lower()], "name": rest, "apiGroup": "rbac.authorization.k8s.io"}
+
+
+def render_role_binding(namespace: str, subject: str) -> Manifest:
+    """Grants the engine's identity the namespaced workload rules in one project namespace."""
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {
+            "name": naming.MANAGED_BY,
+            "namespace": namespace,
+            "labels": {naming.LABEL_MANAGED_BY: naming.MANAGED_BY},
+        },
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": WORKLOADS_CLUSTER_ROLE},
+        "subjects": [rbac_subject(subject)],
+    }
+
+
 def render_service(offering: Offering, spec: ServiceSpec, env: Mapping[str, str]) -> list[Manifest]:
     """All objects of one service, in apply order (see the module docstring).
 
@@ -167,18 +203,14 @@ def render_service(offering: Offering, spec: ServiceSpec, env: Mapping[str, str]
                 names.secret, {naming.ANNOTATION_ENV_OVERRIDE_KEYS: json.dumps(sorted(spec.env_overrides))}
             ),
             "type": "Opaque",
-            "data": {k: base64.b64encode(v.encode()).decode() for k, v in sorted(env.items())},
+            # The offering's files ride in the same Secret (one object less to write per
+            # create); env vars are wired key by key, so file keys never become env vars.
+            "data": {
+                **{k: _b64(v) for k, v in sorted(env.items())},
+                **{f.name: _b64(f.content) for f in offering.files},
+            },
         }
     ]
-    if offering.files:
-        objects.append(
-            {
-                "apiVersion": "v1",
-                "kind": "ConfigMap",
-                "metadata": meta(names.config_map),
-                "data": {f.name: f.content for f in offering.files},
-            }
-        )
     objects.append(
         {
             "apiVersion": "networking.k8s.io/v1",
@@ -187,9 +219,7 @@ def render_service(offering: Offering, spec: ServiceSpec, env: Mapping[str, str]
             "spec": _network_policy_spec(offering, spec, selector),
         }
     )
-    ports = [
-        {"name": p.name, "port": p.port, "targetPort": p.name, "protocol": "TCP"} for p in offering.ports
-    ]
+    ports = [{"name": p.name, "port": p.port, "targetPort": p.name, "protocol": "TCP"} for p in offering.ports]
     objects.append(
         _service(
             meta(names.headless_service),
@@ -197,14 +227,10 @@ def render_service(offering: Offering, spec: ServiceSpec, env: Mapping[str, str]
         )
     )
     primary = {**selector, naming.LABEL_POD_NAME: naming.pod_name(spec.service_id, 0)}
-    objects.append(
-        _service(meta(names.client_service), {"type": "ClusterIP", "selector": primary, "ports": ports})
-    )
-    if offering.has_read_replicas:
+    objects.append(_service(meta(names.client_service), {"type": "ClusterIP", "selector": primary, "ports": ports}))
+    if offering.has_read_replicas and spec.instances > 1:
         objects.append(
-            _service(
-                meta(names.read_only_service), {"type": "ClusterIP", "selector": selector, "ports": ports}
-            )
+            _service(meta(names.read_only_service), {"type": "ClusterIP", "selector": selector, "ports": ports})
         )
     objects.append(
         {
@@ -226,6 +252,10 @@ def render_service(offering: Offering, spec: ServiceSpec, env: Mapping[str, str]
     return objects
 
 
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
 def _service(metadata: Manifest, spec: Manifest) -> Manifest:
     return {"apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": spec}
 
@@ -239,11 +269,7 @@ def _network_policy_spec(offering: Offering, spec: ServiceSpec, selector: Mappin
             # Any pod in a namespace of the same workspace and project (this one included).
             {
                 "from": [
-                    {
-                        "namespaceSelector": {
-                            "matchLabels": naming.project_labels(spec.workspace_id, spec.project_id)
-                        }
-                    }
+                    {"namespaceSelector": {"matchLabels": naming.project_labels(spec.workspace_id, spec.project_id)}}
                 ],
                 "ports": ports,
             },
@@ -267,9 +293,7 @@ def _stateful_set_spec(offering: Offering, spec: ServiceSpec, env: Mapping[str, 
         file_dirs.setdefault(f.mount_dir, []).append({"key": f.name, "path": f.name, "mode": mode})
     for i, (directory, items) in enumerate(file_dirs.items()):
         name = f"files-{i}"
-        volumes.append(
-            {"name": name, "configMap": {"name": names.config_map, "items": items, "defaultMode": 0o444}}
-        )
+        volumes.append({"name": name, "secret": {"secretName": names.secret, "items": items, "defaultMode": 0o444}})
         mounts.append({"name": name, "mountPath": directory, "readOnly": True})
     for d in security.writable_dirs:
         empty_dir: Manifest = {"medium": d.medium} if d.medium else {}
@@ -283,7 +307,6 @@ def _stateful_set_spec(offering: Offering, spec: ServiceSpec, env: Mapping[str, 
     common: Manifest = {
         "image": offering.image,
         "imagePullPolicy": "IfNotPresent",
-        "envFrom": [{"secretRef": {"name": names.secret}}],
         # Memory requests = limits (no overcommit for a database); CPU is only requested so
         # the server may burst instead of being throttled.
         "resources": {"requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": memory}},
@@ -301,18 +324,23 @@ def _stateful_set_spec(offering: Offering, spec: ServiceSpec, env: Mapping[str, 
     }
 
     def env_list(extra: Mapping[str, str]) -> list[Manifest]:
-        # Protected keys are set here too, where they win over envFrom even if the Secret is edited.
+        # Protected keys are literal values, so an edit of the Secret cannot change them.
         fixed = {k: offering.env.defaults[k] for k in offering.env.protected if k in offering.env.defaults}
+        literal = {**fixed, **extra}
+        from_secret = [
+            {"name": k, "valueFrom": {"secretKeyRef": {"name": names.secret, "key": k}}}
+            for k in sorted(env)
+            if k not in literal
+        ]
         return [
             {"name": POD_NAME_ENV, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-            *({"name": k, "value": v} for k, v in sorted({**fixed, **extra}.items())),
+            *from_secret,
+            *({"name": k, "value": v} for k, v in sorted(literal.items())),
         ]
 
     container: Manifest = {"name": offering.container_name, **common, "env": env_list({})}
     container.update(_command(offering, values))
-    container["ports"] = [
-        {"name": p.name, "containerPort": p.port, "protocol": "TCP"} for p in offering.ports
-    ]
+    container["ports"] = [{"name": p.name, "containerPort": p.port, "protocol": "TCP"} for p in offering.ports]
     container["readinessProbe"] = _probe(offering.probes.readiness)
     container["livenessProbe"] = _probe(offering.probes.liveness)
     if offering.probes.startup is not None:

@@ -89,9 +89,7 @@ class ServiceSpec(BaseModel):
             raise InvalidInput(field, "is not a JSON object")
         version = data.pop("version", None)
         if version != ANNOTATION_VERSION:
-            raise InvalidInput(
-                field, f"has version {version!r}; this engine reads version {ANNOTATION_VERSION}"
-            )
+            raise InvalidInput(field, f"has version {version!r}; this engine reads version {ANNOTATION_VERSION}")
         keys = data.pop("env_override_keys", [])
         if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
             raise InvalidInput(field, "env_override_keys is not a list of names")
@@ -102,7 +100,5 @@ class ServiceSpec(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            errors = [
-                FieldError(f"{field}:{'.'.join(str(p) for p in e['loc'])}", e["msg"]) for e in exc.errors()
-            ]
+            errors = [FieldError(f"{field}:{'.'.join(str(p) for p in e['loc'])}", e["msg"]) for e in exc.errors()]
             raise InvalidInput(errors) from exc

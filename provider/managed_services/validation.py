@@ -181,9 +181,7 @@ def _check_env(offering: Offering | None, env: object, current: ServiceSpec | No
             continue
         if key.startswith(RESERVED_ENV_PREFIX):
             errors.append(
-                FieldError(
-                    field, f"names starting with {RESERVED_ENV_PREFIX} are reserved for managed-services"
-                )
+                FieldError(field, f"names starting with {RESERVED_ENV_PREFIX} are reserved for managed-services")
             )
             continue
         if offering is not None and key in offering.env.protected:
@@ -247,9 +245,7 @@ def _check_volume(offering: Offering | None, value: object, current: str | None)
     try:
         size = quantities.parse_storage(value)
     except ValueError:
-        return [
-            FieldError(field, f"must be a whole number of Mi, Gi or Ti, like 512Mi or 10Gi ({_got(value)})")
-        ]
+        return [FieldError(field, f"must be a whole number of Mi, Gi or Ti, like 512Mi or 10Gi ({_got(value)})")]
     low = offering.storage.min_size if offering else "1Gi"
     high = offering.storage.max_size if offering else "16Ti"
     if size < quantities.parse_storage(low):
@@ -258,9 +254,7 @@ def _check_volume(offering: Offering | None, value: object, current: str | None)
         return [FieldError(field, f"must be at most {high} (got {value})")]
     if current is not None and size < quantities.parse_storage(current):
         return [
-            FieldError(
-                field, f"cannot shrink from {current} to {quantities.format_bytes(size)}; volumes only grow"
-            )
+            FieldError(field, f"cannot shrink from {current} to {quantities.format_bytes(size)}; volumes only grow")
         ]
     return []
 
@@ -271,9 +265,7 @@ def _check_resources(value: object) -> list[FieldError]:
     errors: list[FieldError] = []
     for key in value:
         if key not in _RESOURCE_KEYS:
-            errors.append(
-                FieldError(f"resources.{key}", "is not a known resource; only cpu and memory can be set")
-            )
+            errors.append(FieldError(f"resources.{key}", "is not a known resource; only cpu and memory can be set"))
     cpu, memory = value.get("cpu"), value.get("memory")
     if cpu is not None:
         errors += _check_cpu(cpu)
@@ -304,9 +296,7 @@ def _check_memory(value: object) -> list[FieldError]:
     try:
         size = quantities.parse_memory(value)
     except ValueError:
-        return [
-            FieldError(field, f"must be a whole number of Mi, Gi or Ti, like 512Mi or 2Gi ({_got(value)})")
-        ]
+        return [FieldError(field, f"must be a whole number of Mi, Gi or Ti, like 512Mi or 2Gi ({_got(value)})")]
     if size < MEMORY_MIN:
         return [FieldError(field, f"must be at least 64Mi (got {value})")]
     if size > MEMORY_MAX:
@@ -345,15 +335,9 @@ def _check_instances(offering: Offering | None, value: object) -> list[FieldErro
     if isinstance(value, bool) or not isinstance(value, int):
         return [FieldError("instances", f"must be a whole number ({_got(value)})")]
     if value < 0:
-        return [
-            FieldError(
-                "instances", f"must be 0 or more; 0 stops the service and keeps its data (got {value})"
-            )
-        ]
+        return [FieldError("instances", f"must be 0 or more; 0 stops the service and keeps its data (got {value})")]
     if offering is not None and value > offering.scaling.max_instances:
-        message = (
-            f"must be at most {offering.scaling.max_instances} for {offering.display_name} (got {value})"
-        )
+        message = f"must be at most {offering.scaling.max_instances} for {offering.display_name} (got {value})"
         if offering.scaling.limit_hint:
             message += f": {offering.scaling.limit_hint}"
         return [FieldError("instances", message)]

@@ -11,9 +11,15 @@ from managed_services.spec import ServiceSpec
 CATALOG = load_catalog(Path(__file__).resolve().parents[2] / "offerings")
 
 
-def spec(slug: str) -> ServiceSpec:
+def spec(slug: str, instances: int = 1) -> ServiceSpec:
     return ServiceSpec(
-        workspace_id="acme", project_id="shop", service_id="db-abcde", name="db", slug=slug, volume_size="1Gi"
+        workspace_id="acme",
+        project_id="shop",
+        service_id="db-abcde",
+        name="db",
+        slug=slug,
+        volume_size="1Gi",
+        instances=instances,
     )
 
 
@@ -28,7 +34,9 @@ def test_postgres_connection() -> None:
         conn.uri
         == f"postgresql://app:{env['POSTGRES_PASSWORD']}@db-abcde.ms-acme-shop.svc.cluster.local:5432/orders"
     )
-    assert conn.read_only_host == "db-abcde-ro.ms-acme-shop.svc.cluster.local"
+    assert conn.read_only_host is None, "no read-only endpoint without replicas"
+    with_replicas = connection_info(offering, spec("postgres-16", instances=2), env)
+    assert with_replicas.read_only_host == "db-abcde-ro.ms-acme-shop.svc.cluster.local"
 
 
 def test_password_is_url_quoted_so_the_uri_still_parses() -> None:
@@ -49,7 +57,9 @@ def test_valkey_connection_has_no_username() -> None:
     conn = connection_info(offering, spec("valkey-8"), env)
     assert conn.uri == "redis://:a%20b%3Ac@db-abcde.ms-acme-shop.svc.cluster.local:6379/0"
     assert conn.username is None and conn.database is None
-    assert conn.read_only_host == "db-abcde-ro.ms-acme-shop.svc.cluster.local"
+    assert conn.read_only_host is None, "no read-only endpoint without replicas"
+    with_replicas = connection_info(offering, spec("postgres-16", instances=2), env)
+    assert with_replicas.read_only_host == "db-abcde-ro.ms-acme-shop.svc.cluster.local"
 
 
 def test_minio_connection_is_the_s3_endpoint_with_access_and_secret_keys() -> None:

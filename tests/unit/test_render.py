@@ -45,9 +45,7 @@ def make_spec(slug: str, instances: int = 1, **changes: Any) -> ServiceSpec:
     return ServiceSpec(**values)
 
 
-def render(
-    slug: str, instances: int = 1, **changes: Any
-) -> tuple[ServiceSpec, dict[str, str], list[dict[str, Any]]]:
+def render(slug: str, instances: int = 1, **changes: Any) -> tuple[ServiceSpec, dict[str, str], list[dict[str, Any]]]:
     spec = make_spec(slug, instances, **changes)
     offering = CATALOG.get(slug)
     env = effective_env(offering, spec.env_overrides, None)
@@ -68,9 +66,7 @@ def pod_of(objects: list[dict[str, Any]]) -> dict[str, Any]:
 # --- Pod Security ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("slug", "instances"), [("postgres-16", 1), ("postgres-16", 3), ("valkey-8", 2), ("minio", 1)]
-)
+@pytest.mark.parametrize(("slug", "instances"), [("postgres-16", 1), ("postgres-16", 3), ("valkey-8", 2), ("minio", 1)])
 def test_every_offering_passes_the_restricted_pod_security_standard(slug: str, instances: int) -> None:
     _, _, objects = render(slug, instances)
     template = by_kind(objects, "StatefulSet")["spec"]["template"]
@@ -135,7 +131,6 @@ def test_postgres_with_replicas_renders_every_object_in_apply_order() -> None:
     _, _, objects = render("postgres-16", 3)
     assert [(o["kind"], o["metadata"]["name"]) for o in objects] == [
         ("Secret", "svc-abcde"),
-        ("ConfigMap", "svc-abcde-files"),
         ("NetworkPolicy", "svc-abcde"),
         ("Service", "svc-abcde-hl"),
         ("Service", "svc-abcde"),
@@ -148,6 +143,13 @@ def test_postgres_with_replicas_renders_every_object_in_apply_order() -> None:
         assert obj["metadata"]["labels"][naming.LABEL_SERVICE_ID] == "svc-abcde"
         assert obj["metadata"]["annotations"][naming.ANNOTATION_NAME] == "orders"
     json.dumps(objects)  # plain data only
+
+
+def test_a_single_instance_writes_at_most_five_objects() -> None:
+    # With the project's Namespace, a create stays within 6 writes.
+    for slug in ("postgres-16", "valkey-8", "minio"):
+        kinds = [o["kind"] for o in render(slug)[2]]
+        assert kinds == ["Secret", "NetworkPolicy", "Service", "Service", "StatefulSet"], slug
 
 
 def test_minio_has_no_configmap_read_only_service_or_pdb() -> None:
@@ -174,18 +176,16 @@ def test_services_select_the_right_instances() -> None:
     assert client["selector"] == {**selector, "statefulset.kubernetes.io/pod-name": "svc-abcde-0"}
     # The read-only Service balances over every instance, the primary included.
     assert by_kind(objects, "Service", "svc-abcde-ro")["spec"]["selector"] == selector
-    assert client["ports"] == [
-        {"name": "postgres", "port": 5432, "targetPort": "postgres", "protocol": "TCP"}
-    ]
+    assert client["ports"] == [{"name": "postgres", "port": 5432, "targetPort": "postgres", "protocol": "TCP"}]
 
 
 def test_secret_holds_the_whole_env_and_the_annotation_only_the_override_keys() -> None:
-    spec, env, objects = render(
-        "postgres-16", env_overrides={"POSTGRES_PASSWORD": "user-chosen-pw", "TZ": "UTC"}
-    )
+    spec, env, objects = render("postgres-16", env_overrides={"POSTGRES_PASSWORD": "user-chosen-pw", "TZ": "UTC"})
     secret = by_kind(objects, "Secret")
     decoded = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
-    assert decoded == env
+    files = {f.name for f in CATALOG.get("postgres-16").files}
+    assert {k: v for k, v in decoded.items() if k not in files} == env
+    assert files <= set(decoded), "the offering's files ride in the Secret"
     assert decoded["POSTGRES_PASSWORD"] == "user-chosen-pw"
     assert json.loads(secret["metadata"]["annotations"][naming.ANNOTATION_ENV_OVERRIDE_KEYS]) == [
         "POSTGRES_PASSWORD",
@@ -217,7 +217,11 @@ def test_stateful_set_shape() -> None:
     assert pod["enableServiceLinks"] is False and pod["automountServiceAccountToken"] is False
     assert pod["securityContext"]["fsGroup"] == 999
     main = pod["containers"][0]
-    assert main["envFrom"] == [{"secretRef": {"name": "svc-abcde"}}]
+    from_secret = {
+        e["name"]: e["valueFrom"]["secretKeyRef"] for e in main["env"] if "secretKeyRef" in e.get("valueFrom", {})
+    }
+    assert from_secret["POSTGRES_PASSWORD"] == {"name": "svc-abcde", "key": "POSTGRES_PASSWORD"}
+    assert "20-replication.sh" not in from_secret, "file keys never become env vars"
     assert main["resources"] == {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"memory": "2Gi"}}
     assert main["securityContext"]["readOnlyRootFilesystem"] is True
     assert {"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"} in main["env"]
@@ -231,9 +235,10 @@ def test_stateful_set_shape() -> None:
     assert volumes[mounts["/dev/shm"]]["emptyDir"] == {"medium": "Memory"}
     assert volumes[mounts["/tmp"]]["emptyDir"] == {}
     assert volumes[mounts["/var/run/postgresql"]]["emptyDir"] == {}
-    initdb = volumes[mounts["/docker-entrypoint-initdb.d"]]["configMap"]
+    initdb = volumes[mounts["/docker-entrypoint-initdb.d"]]["secret"]
     assert initdb["items"] == [{"key": "20-replication.sh", "path": "20-replication.sh", "mode": 0o555}]
-    scripts = volumes[mounts["/opt/managed-services"]]["configMap"]
+    assert initdb["secretName"] == "svc-abcde"
+    scripts = volumes[mounts["/opt/managed-services"]]["secret"]
     assert {i["key"] for i in scripts["items"]} == {"rotate-passwords.sh", "clone-replica.sh"}
     assert "image" not in main.get("command", []) and "command" not in main  # image entrypoint kept
     readiness = main["readinessProbe"]["exec"]["command"]
@@ -250,7 +255,10 @@ def test_postgres_replicas_clone_from_instance_zero() -> None:
     init = pod_of(objects)["initContainers"][0]
     assert init["command"] == ["sh", "/opt/managed-services/clone-replica.sh"]
     assert {"name": "MS_PRIMARY_HOST", "value": "svc-abcde-0.svc-abcde-hl"} in init["env"]
-    assert init["envFrom"] == [{"secretRef": {"name": "svc-abcde"}}]
+    assert {
+        "name": "REPLICATION_PASSWORD",
+        "valueFrom": {"secretKeyRef": {"name": "svc-abcde", "key": "REPLICATION_PASSWORD"}},
+    } in init["env"]
     assert init["securityContext"] == pod_of(objects)["containers"][0]["securityContext"]
 
 
@@ -289,11 +297,7 @@ def test_network_policy_admits_the_project_and_the_service_itself() -> None:
         }
     ]
     assert own["from"] == [{"podSelector": {"matchLabels": selector}}]
-    assert (
-        project["ports"]
-        == own["ports"]
-        == [{"protocol": "TCP", "port": 9000}, {"protocol": "TCP", "port": 9001}]
-    )
+    assert project["ports"] == own["ports"] == [{"protocol": "TCP", "port": 9000}, {"protocol": "TCP", "port": 9001}]
 
 
 def test_namespace_enforces_restricted() -> None:
@@ -316,12 +320,8 @@ def test_the_replica_wrapper_survives_kubelet_expansion() -> None:
     assert "$(" not in REPLICA_WRAPPER and "$$" not in REPLICA_WRAPPER
 
 
-@pytest.mark.parametrize(
-    ("pod", "replica"), [("svc-abcde-0", False), ("svc-abcde-1", True), ("svc-abcde-10", True)]
-)
-def test_valkey_replicas_get_replicaof_and_instance_zero_does_not(
-    tmp_path: Path, pod: str, replica: bool
-) -> None:
+@pytest.mark.parametrize(("pod", "replica"), [("svc-abcde-0", False), ("svc-abcde-1", True), ("svc-abcde-10", True)])
+def test_valkey_replicas_get_replicaof_and_instance_zero_does_not(tmp_path: Path, pod: str, replica: bool) -> None:
     _, _, objects = render("valkey-8", 3)
     main = pod_of(objects)["containers"][0]
     # Stand-in for the image's entrypoint: print the argv it would receive.
