@@ -17,8 +17,14 @@ from examples._stack import open_stack
 from managed_services import ManagedServices, MetricSeries
 
 PROJECT_DIR = Path(__file__).resolve().parent / "python-quickstart"
-STACK = "demo"
+STACK = os.environ.get("MANAGED_SERVICES_DEMO_STACK", "demo")
+# The quickstart's `workspace` config (default acme): lets tests run the demo side by side.
+WORKSPACE = os.environ.get("MANAGED_SERVICES_DEMO_WORKSPACE")
 SERVICES = ("orders_db", "sessions", "assets")
+
+
+def _config() -> dict[str, str]:
+    return {"managed-services-quickstart:workspace": WORKSPACE} if WORKSPACE else {}
 
 
 def configured_kubeconfig() -> Path | None:
@@ -52,7 +58,7 @@ def first_metrics(engine: ManagedServices, service_id: str, patience: float = 60
 
 def up() -> int:
     kubeconfig = kubeconfig_for_demo()
-    stack = open_stack(PROJECT_DIR, STACK, kubeconfig=kubeconfig)
+    stack = open_stack(PROJECT_DIR, STACK, kubeconfig=kubeconfig, config=_config())
     print(f"\n$ pulumi up --stack {STACK}   (project {PROJECT_DIR.name})")
     result = stack.up(on_output=lambda line: print(line, flush=True))
     print("\nStack outputs (secrets masked):")
@@ -94,7 +100,7 @@ def down() -> int:
             print("the testbed is not running: nothing to destroy")
             return 0
         kubeconfig = cluster.up(log=print)
-    stack = open_stack(PROJECT_DIR, STACK, kubeconfig=kubeconfig)
+    stack = open_stack(PROJECT_DIR, STACK, kubeconfig=kubeconfig, config=_config())
     stack.destroy(on_output=lambda line: print(line, flush=True))
     stack.workspace.remove_stack(STACK)
     print("\nstack destroyed; `make testbed-down` stops the local cluster")
