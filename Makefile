@@ -39,6 +39,7 @@ build: venv
 lint: venv
 	$(BIN)/ruff check provider sdk tests benchmarks examples
 	$(BIN)/ruff format --check provider sdk tests benchmarks examples
+	$(BIN)/lint-imports --no-cache
 
 typecheck: venv
 	$(BIN)/mypy

@@ -139,6 +139,18 @@ def test_env_change_updates_in_place_and_rolls_pods(stack: auto.Stack, client: C
     assert set(after) == set(before)
 
 
+def test_restart_trigger_rolls_pods_without_other_changes(stack: auto.Stack, client: Client, desired: Desired) -> None:
+    db_id = stack.outputs()["db_id"].value
+    before = pod_uids(client, db_id)
+    desired.db["restart_trigger"] = "rotate-1"
+    result = stack.up(on_output=print)
+    assert result.summary.resource_changes.get("update") == 1
+    after = wait_for(
+        lambda: (u := pod_uids(client, db_id)) and set(u.values()).isdisjoint(before.values()) and u, 60, "new pods"
+    )
+    assert set(after) == set(before)
+
+
 def test_refresh_reports_out_of_band_scale_and_up_restores(stack: auto.Stack, client: Client) -> None:
     cache_id = stack.outputs()["cache_id"].value
     sts = next(iter(client.list(StatefulSet, namespace="*", labels={LABEL_SERVICE_ID: cache_id})))

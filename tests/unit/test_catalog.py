@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 import yaml
+
 from managed_services import catalog as catalog_module
 from managed_services.catalog import Catalog, default_offerings_dir, load_catalog
 from managed_services.errors import CatalogError, InvalidInput
 from managed_services.render import effective_env, render_service
 from managed_services.spec import ServiceSpec
-
 from tests.unit.pss_restricted import check_pod
 
 REPO_OFFERINGS = Path(__file__).resolve().parents[2] / "offerings"
@@ -50,9 +50,7 @@ def test_images_are_pinned_and_minio_carries_its_supply_caveat() -> None:
         assert not offering.image.endswith(":latest")
 
 
-def test_default_catalog_is_cached_and_env_overridable(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_default_catalog_is_cached_and_env_overridable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(catalog_module.ENV_VAR, raising=False)
     assert default_offerings_dir().resolve() == REPO_OFFERINGS
     assert load_catalog() is load_catalog()

@@ -31,8 +31,7 @@ def test_postgres_connection() -> None:
     assert conn.port == 5432
     assert (conn.username, conn.password, conn.database) == ("app", env["POSTGRES_PASSWORD"], "orders")
     assert (
-        conn.uri
-        == f"postgresql://app:{env['POSTGRES_PASSWORD']}@db-abcde.ms-acme-shop.svc.cluster.local:5432/orders"
+        conn.uri == f"postgresql://app:{env['POSTGRES_PASSWORD']}@db-abcde.ms-acme-shop.svc.cluster.local:5432/orders"
     )
     assert conn.read_only_host is None, "no read-only endpoint without replicas"
     with_replicas = connection_info(offering, spec("postgres-16", instances=2), env)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from managed_services.catalog import load_catalog
 
 pytestmark = pytest.mark.timeout(180)
@@ -51,9 +52,7 @@ def _identity() -> dict[str, Any]:
     try:
         entry = pwd.getpwnam("postgres")
     except KeyError:
-        pytest.fail(
-            "running as root but there is no `postgres` user: `apt-get install postgresql` creates it"
-        )
+        pytest.fail("running as root but there is no `postgres` user: `apt-get install postgresql` creates it")
     return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
 
@@ -100,9 +99,7 @@ class Cluster:
         assert result.returncode == 0, f"{argv[0]} failed: {result.stdout}{result.stderr}"
         return result.stdout
 
-    def script(
-        self, name: str, env: Mapping[str, str], timeout: float = 60
-    ) -> subprocess.CompletedProcess[str]:
+    def script(self, name: str, env: Mapping[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
         path = self.work / name
         if not path.exists():
             path.write_text(_script(name))
@@ -120,9 +117,7 @@ class Server:
     def start(self, *options: str) -> None:
         opts = f"-c port={self.port} -c unix_socket_directories={self.sock} " + " ".join(options)
         log = self.data.parent / f"{self.data.name}.log"
-        self.cluster.check(
-            ["pg_ctl", "start", "-w", "-t", "60", "-D", str(self.data), "-l", str(log), "-o", opts]
-        )
+        self.cluster.check(["pg_ctl", "start", "-w", "-t", "60", "-D", str(self.data), "-l", str(log), "-o", opts])
 
     def log(self) -> str:
         return (self.data.parent / f"{self.data.name}.log").read_text(errors="replace")
@@ -140,9 +135,7 @@ class Server:
         return {"POSTGRES_USER": USER, "MS_PG_SOCKET_DIR": str(self.sock), "PGPORT": str(self.port), **extra}
 
 
-def tcp_login(
-    server: Server, user: str, password: str, replication: bool = False
-) -> subprocess.CompletedProcess[str]:
+def tcp_login(server: Server, user: str, password: str, replication: bool = False) -> subprocess.CompletedProcess[str]:
     """Log in over TCP 127.0.0.1, where pg_hba asks for a scram-sha-256 password."""
     dsn = f"host=127.0.0.1 port={server.port} user={user} dbname=postgres connect_timeout=5"
     query = "IDENTIFY_SYSTEM" if replication else "SELECT current_user"
@@ -246,9 +239,7 @@ def test_rotation_applies_the_new_password_and_retires_the_old(primary: Server) 
     assert can_login(primary, "replicator", "replication-B", replication=True)
     assert not can_login(primary, "replicator", "replication-A", replication=True)
     # Stored as SCRAM, matching the scram-sha-256 pg_hba lines.
-    assert (
-        primary.sql("SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE rolname = 'app'") == "t"
-    )
+    assert primary.sql("SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE rolname = 'app'") == "t"
 
     # Idempotent: running again (every container start does) changes nothing visible.
     again = primary.cluster.script(
@@ -369,9 +360,7 @@ def test_replicas_clone_stream_skip_rotation_and_follow_a_new_replication_passwo
         assert (replica.data / "postgresql.auto.conf").read_text().count("primary_conninfo") == 1
         replica.start("-c listen_addresses=''")
         wait_until(lambda: replica.sql(streaming) == "1", "the replica to stream with the new password")
-        primary.sql(
-            "CREATE TABLE IF NOT EXISTS rotation_probe (x int); INSERT INTO rotation_probe VALUES (1)"
-        )
+        primary.sql("CREATE TABLE IF NOT EXISTS rotation_probe (x int); INSERT INTO rotation_probe VALUES (1)")
         wait_until(lambda: replica.sql("SELECT to_regclass('rotation_probe') IS NOT NULL") == "t", "replay")
     finally:
         replica.stop()

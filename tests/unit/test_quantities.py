@@ -3,6 +3,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
+
 from managed_services import quantities as q
 
 
@@ -14,9 +15,7 @@ def test_parse_storage(text: str, expected: int) -> None:
     assert q.parse_storage(text) == expected
 
 
-@pytest.mark.parametrize(
-    "text", ["", "0Gi", "01Gi", "1G", "1.5Gi", "1gi", "-1Gi", "1Ki", "Gi", " 1Gi", "1Gi "]
-)
+@pytest.mark.parametrize("text", ["", "0Gi", "01Gi", "1G", "1.5Gi", "1gi", "-1Gi", "1Ki", "Gi", " 1Gi", "1Gi "])
 def test_parse_storage_rejects_forms_we_do_not_accept(text: str) -> None:
     with pytest.raises(ValueError, match="is not a size"):
         q.parse_storage(text)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from managed_services import naming
 from managed_services.catalog import load_catalog
 from managed_services.errors import InvalidInput
@@ -22,7 +23,6 @@ from managed_services.render import (
     render_service,
 )
 from managed_services.spec import Resources, ServiceSpec
-
 from tests.unit.pss_restricted import check_pod
 
 CATALOG = load_catalog(Path(__file__).resolve().parents[2] / "offerings")

@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from managed_services.catalog import load_catalog
 from managed_services.errors import FieldError, InvalidInput
 from managed_services.spec import Resources, ServiceSpec
@@ -56,10 +57,7 @@ def update(slug: str = "postgres-16", **changes: Any) -> list[FieldError]:
 def test_good_inputs_pass() -> None:
     assert create() == []
     assert create(env=None, volume_size=None, tags=None, resources=None) == []
-    assert (
-        create(slug="minio", instances=1, env={"MINIO_ROOT_USER": "abc", "MINIO_ROOT_PASSWORD": "12345678"})
-        == []
-    )
+    assert create(slug="minio", instances=1, env={"MINIO_ROOT_USER": "abc", "MINIO_ROOT_PASSWORD": "12345678"}) == []
     assert create(instances=0) == []
     assert update() == []
     assert update(volume_size="2Gi", instances=5, name="orders-v2") == []
@@ -100,9 +98,7 @@ BAD_INPUTS = [
     create_case("env.POSTGRES_PASSWORD", "control characters", env={"POSTGRES_PASSWORD": "line1\nline2"}),
     create_case("env.POSTGRES_USER", "lowercase PostgreSQL role name", env={"POSTGRES_USER": "Admin"}),
     create_case("env.POSTGRES_USER", "not 'replicator'", env={"POSTGRES_USER": "replicator"}),
-    create_case(
-        "env.POSTGRES_INITDB_ARGS", "must not set authentication", env={"POSTGRES_INITDB_ARGS": "-A md5"}
-    ),
+    create_case("env.POSTGRES_INITDB_ARGS", "must not set authentication", env={"POSTGRES_INITDB_ARGS": "-A md5"}),
     create_case(
         "env.MINIO_ROOT_USER",
         "at least 3 characters",
@@ -146,28 +142,20 @@ BAD_INPUTS = [
     create_case("instances", "must be 0 or more", instances=-1),
     create_case("instances", "at most 5 for PostgreSQL 16", instances=6),
     create_case("instances", "MinIO cannot scale by replica count", slug="minio", instances=2),
-    create_case(
-        "env.VALKEY_PASSWORD", "at least 8 characters", slug="valkey-8", env={"VALKEY_PASSWORD": "-"}
-    ),
+    create_case("env.VALKEY_PASSWORD", "at least 8 characters", slug="valkey-8", env={"VALKEY_PASSWORD": "-"}),
     update_case("volume_size", "cannot shrink from 2Gi to 1Gi; volumes only grow", volume_size="1Gi"),
     update_case("volume_size", "cannot shrink from 2Gi to 1536Mi", volume_size="1536Mi"),
     update_case("env.POSTGRES_USER", "cannot change after create", env={"POSTGRES_USER": "other"}),
     update_case("env.POSTGRES_USER", "create a new service", env={}),
-    update_case(
-        "env.POSTGRES_DB", "cannot change after create", env={"POSTGRES_USER": "shop", "POSTGRES_DB": "x"}
-    ),
+    update_case("env.POSTGRES_DB", "cannot change after create", env={"POSTGRES_USER": "shop", "POSTGRES_DB": "x"}),
     update_case("env.PGDATA", "cannot be overridden", env={"POSTGRES_USER": "shop", "PGDATA": "/x"}),
     update_case("instances", "at most 5", instances=6),
     update_case("instances", "must be a whole number", instances=False),
     update_case("name", "lowercase DNS label", name="Orders_2"),
     update_case("resources.memory", "whole number of Mi, Gi or Ti", resources={"memory": "1"}),
     update_case("tags[0]", "must be a string", tags=[1]),
-    update_case(
-        "instances", "use a larger volume_size or create a separate service", slug="minio", instances=3
-    ),
-    update_case(
-        "env.MINIO_ROOT_PASSWORD", "at least 8 characters", slug="minio", env={"MINIO_ROOT_PASSWORD": "pw"}
-    ),
+    update_case("instances", "use a larger volume_size or create a separate service", slug="minio", instances=3),
+    update_case("env.MINIO_ROOT_PASSWORD", "at least 8 characters", slug="minio", env={"MINIO_ROOT_PASSWORD": "pw"}),
 ]
 
 
