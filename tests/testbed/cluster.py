@@ -108,6 +108,26 @@ def _component_pids() -> dict[str, int]:
     return pids
 
 
+def _cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return []
+
+
+def _is_ours(component: str, pid: int) -> bool:
+    """The pid still runs this cluster's component (a stale pid file may name a reused pid)."""
+    return _cmdline(pid)[:1] == [str(cluster_dir() / "bin" / component)]
+
+
+def _log_writer_pid() -> int | None:
+    with contextlib.suppress(ValueError, OSError):
+        pid = int(_log_writer_pidfile().read_text().strip())
+        if "tests.testbed.log_writer" in _cmdline(pid):
+            return pid
+    return None
+
+
 def _apiserver_ready(bin_dir: Path) -> bool:
     kubeconfig = paths.kubeconfig_path()
     if not kubeconfig.exists():
@@ -133,7 +153,7 @@ def status() -> State:
     pids = _component_pids()
     if not pids:
         return State(False, kubeconfig, "no testbed cluster has been started")
-    dead = sorted(name for name, pid in pids.items() if not _pid_alive(pid))
+    dead = sorted(name for name, pid in pids.items() if not _is_ours(name, pid))
     if dead:
         return State(False, kubeconfig, f"stale state: {', '.join(dead)} not running")
     if not _apiserver_ready(tools.ensure_built()):
@@ -151,7 +171,7 @@ def up(log: Log = print) -> Path:
             return current.kubeconfig
         if cluster_dir().exists() or _log_writer_pidfile().exists():
             log(f"cleaning up a previous testbed ({current.detail})")
-            _down(bin_dir, log)
+            _down(log)
         started = time.monotonic()
         _check_port()
         paths.state_dir().mkdir(parents=True, exist_ok=True)
@@ -165,6 +185,10 @@ def up(log: Log = print) -> Path:
         _kubectl(bin_dir, ["apply", "-f", "-"], stdin=yaml.safe_dump_all(_nodes()))
         log("[3/3] waiting for the nodes to be Ready")
         _kubectl(bin_dir, ["wait", "--for=condition=Ready", "node", "--all", "--timeout=120s"])
+        dead = [name for name, pid in _component_pids().items() if not _is_ours(name, pid)]
+        if dead:
+            logs = ", ".join(str(cluster_dir() / "logs" / f"{name}.log") for name in dead)
+            raise TestbedError(f"{', '.join(dead)} exited right after start; see {logs}")
         log(f"testbed up in {time.monotonic() - started:.1f}s; kubeconfig: {paths.kubeconfig_path()}")
         return paths.kubeconfig_path()
 
@@ -176,28 +200,24 @@ def down(log: Log = print) -> None:
             log("testbed is not running; nothing to do")
             shutil.rmtree(paths.state_dir(), ignore_errors=True)
             return
-        _down(tools.ensure_built(), log)
+        _down(log)
         log("testbed down")
 
 
-def _down(bin_dir: Path, log: Log) -> None:
-    pidfile = _log_writer_pidfile()
-    if pidfile.exists():
-        with contextlib.suppress(ValueError, ProcessLookupError, PermissionError):
-            os.killpg(int(pidfile.read_text().strip()), signal.SIGTERM)
-    if cluster_dir().exists():
-        proc = subprocess.run(
-            [str(bin_dir / "kwokctl"), "delete", "cluster", "--name", CLUSTER_NAME, "--kubeconfig="],
-            env=_env(bin_dir),
-            capture_output=True,
-            text=True,
-        )
-        if proc.returncode != 0:
-            log(f"kwokctl delete cluster failed ({proc.stderr.strip()}); killing the recorded processes")
-    # Whatever kwokctl left (or a crash left), by recorded pid only: never by name.
-    for pid in _component_pids().values():
+def _down(log: Log) -> None:
+    # What `kwokctl delete cluster` does (kill the recorded pids, remove the cluster's
+    # directory), except that a pid is only signalled while it still runs our binary: after
+    # a reboot or a crash the pid files may name unrelated processes.
+    writer = _log_writer_pid()
+    if writer is not None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
+            os.killpg(writer, signal.SIGTERM)
+    # SIGKILL, as kwokctl does: the cluster's data is thrown away, so a graceful apiserver
+    # shutdown (tens of seconds) buys nothing.
+    for name, pid in _component_pids().items():
+        if _is_ours(name, pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
     shutil.rmtree(paths.state_dir(), ignore_errors=True)
 
 
@@ -280,6 +300,7 @@ def _write_config(bin_dir: Path) -> list[str]:
                         {"key": "kubelet-preferred-address-types", "value": "Hostname", "override": True},
                         # The first PodMetrics of a new pod need two scrapes: keep that short.
                         {"key": "metric-resolution", "value": "10s", "override": True},
+                        {"key": "kubelet-request-timeout", "value": "5s"},
                     ],
                 },
                 {
