@@ -73,6 +73,7 @@ class _Live:
     stateful_set: Obj
     env: dict[str, str]
     spec: ServiceSpec
+    created_at: datetime | None
 
 
 class ManagedServices:
@@ -426,10 +427,10 @@ class ManagedServices:
     ) -> builtins.list[LogLine]:
         """Lines of every instance, merged by time; `limit` keeps the newest."""
         window = observe.log_window(since=since, start=start, end=end, limit=limit)
-        namespace, _ = self._locate(service_id)
+        namespace, sts = self._locate(service_id)
         pods = self.kube.pods(namespace, naming.selector_labels(service_id))
-        live = self._read_from(namespace, self._locate(service_id)[1])
-        container = self.catalog.get(live.spec.slug).container_name
+        slug = sts["metadata"].get("labels", {}).get(naming.LABEL_SLUG, "")
+        container = self.catalog.get(slug).container_name
         return observe.collect_logs(self.kube, namespace, pods, container, window, filter)
 
     def metrics(
@@ -467,10 +468,15 @@ class ManagedServices:
         secret = self.kube.get(Secret, naming.object_names(service_id).secret, namespace)
         if secret is None:
             raise NotFound(f"managed service {service_id!r} is incomplete: its Secret is missing")
-        env = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+        data = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
         annotation = sts["metadata"].get("annotations", {}).get(naming.ANNOTATION_SPEC, "")
-        spec = ServiceSpec.from_annotation(annotation, env)
-        return _Live(namespace=namespace, stateful_set=sts, env=env, spec=spec)
+        spec = ServiceSpec.from_annotation(annotation, data)
+        # The Secret also carries the offering's files; they are not environment.
+        files = {f.name for f in self.catalog.get(spec.slug).files}
+        env = {k: v for k, v in data.items() if k not in files}
+        # The Secret lives as long as the service (the StatefulSet is recreated on volume growth).
+        created = _parse_time(secret["metadata"].get("creationTimestamp"))
+        return _Live(namespace=namespace, stateful_set=sts, env=env, spec=spec, created_at=created)
 
     def _view(self, live: _Live, show_secrets: bool) -> ManagedService:
         spec, sts = live.spec, live.stateful_set
@@ -509,7 +515,7 @@ class ManagedServices:
                 uri=conn.uri if show_secrets else _masked_uri(conn.uri, conn.password),
                 read_only_host=conn.read_only_host,
             ),
-            created_at=_parse_time(meta.get("creationTimestamp")),
+            created_at=live.created_at,
         )
 
     def _wait(self, namespace: str, service_id: str, timeout: float, progress: Progress | None) -> None:

@@ -53,13 +53,13 @@ def checks(sts: Obj) -> list[Check]:
     same_revision = status.get("currentRevision") == status.get("updateRevision") or want == 0
     return [
         Check("observed", observed >= generation, "waiting for the StatefulSet controller to see the change"),
-        Check("created", have == want, f"instances {have}/{want} created"),
+        Check("created", have == want, f"waiting for instances: {have}/{want} created"),
         Check(
             "updated",
             want == 0 or (updated == want and same_revision),
-            f"instances {updated}/{want} on the latest configuration",
+            f"waiting for instances: {updated}/{want} on the latest configuration",
         ),
-        Check("ready", ready == want, f"instances {ready}/{want} ready"),
+        Check("ready", ready == want, f"waiting for instances: {ready}/{want} ready"),
     ]
 
 
