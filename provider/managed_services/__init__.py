@@ -32,6 +32,7 @@ from .models import (
     ResourcesView,
     ServiceStatus,
 )
+from .models import Offering as OfferingView
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -52,6 +53,7 @@ __all__ = [
     "MetricPoint",
     "MetricSeries",
     "NotFound",
+    "OfferingView",
     "ResourcesView",
     "ServiceStatus",
     "Timeout",

@@ -48,6 +48,9 @@ from .models import (
     ResourcesView,
     ServiceStatus,
 )
+from .models import (
+    Offering as OfferingView,
+)
 from .spec import Resources, ServiceSpec
 
 Progress = Callable[[str], None]
@@ -189,6 +192,22 @@ class ManagedServices:
                     raise Conflict(f"name: a managed service named {name!r} already exists in this project ({other})")
 
     # -- read ---------------------------------------------------------------------------
+
+    def offerings(self) -> builtins.list[OfferingView]:
+        """The catalog as users see it (no cluster needed)."""
+        return [
+            OfferingView(
+                slug=o.slug,
+                display_name=o.display_name,
+                description=o.description,
+                image=o.image,
+                port=o.client_port.port,
+                default_volume_size=o.storage.default_size,
+                max_instances=o.scaling.max_instances,
+                replicas=o.scaling.replicas,
+            )
+            for o in self.catalog.offerings()
+        ]
 
     def get(self, service_id: str, *, show_secrets: bool = False) -> ManagedService:
         """The service as the cluster has it now."""

@@ -24,6 +24,7 @@ from managed_services import (
     KubernetesUnavailable,
     LogLine,
     ManagedService,
+    ManagedServices,
     MetricPoint,
     MetricSeries,
     NotFound,
@@ -88,6 +89,10 @@ class FakeEngine:
 
     def close(self) -> None:
         pass
+
+    def offerings(self) -> list[Any]:
+        # The real catalog view: it needs nothing but the catalog.
+        return ManagedServices.offerings(self)  # type: ignore[arg-type]
 
     def get(self, service_id: str, *, show_secrets: bool = False) -> ManagedService:
         self._record("get", service_id, show_secrets=show_secrets)

@@ -24,6 +24,7 @@ def test_engine_exports() -> None:
         "MetricPoint",
         "MetricSeries",
         "NotFound",
+        "OfferingView",
         "ResourcesView",
         "ServiceStatus",
         "Timeout",

@@ -18,7 +18,6 @@ from typing import Any, TextIO
 
 from ..engine import ManagedServices
 from ..models import LogLine, ManagedService, MetricSeries, ServiceStatus
-from ..models import Offering as OfferingView
 from . import _render
 from ._errors import Cancelled, UsageError
 from ._progress import ProgressDisplay
@@ -96,19 +95,7 @@ def _poll_hint(service_id: str) -> str:
 
 
 def offerings(ctx: Context, args: argparse.Namespace) -> Outcome:
-    views = [
-        OfferingView(
-            slug=o.slug,
-            display_name=o.display_name,
-            description=o.description,
-            image=o.image,
-            port=o.client_port.port,
-            default_volume_size=o.storage.default_size,
-            max_instances=o.scaling.max_instances,
-            replicas=o.scaling.replicas,
-        )
-        for o in ctx.engine.catalog.offerings()
-    ]
+    views = ctx.engine.offerings()
     return Outcome(
         f"{len(views)} offerings", [v.model_dump(mode="json") for v in views], _render.offerings_table(views)
     )
