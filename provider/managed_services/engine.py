@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import builtins
-import json
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -340,9 +339,7 @@ class ManagedServices:
             self._grow_volumes(live, desired, progress)
         for obj in objects:
             self.kube.apply(obj)
-        if live.spec.instances > 1 or _replicas(live.stateful_set) > 1:
-            # Only a service that had replicas can own a PDB or a read-only Service.
-            self._prune(live.namespace, desired.service_id, objects)
+        self._prune(live.namespace, desired.service_id, objects)
 
     def _grow_volumes(self, live: _Live, desired: ServiceSpec, progress: Progress | None) -> None:
         """Expand every claim in place, then bring the StatefulSet's claim template in line.
@@ -375,22 +372,34 @@ class ManagedServices:
         ]
 
     def _prune(self, namespace: str, service_id: str, keep: Sequence[Obj]) -> None:
-        """Delete objects this service owned but no longer renders (a PDB after scaling to 1)."""
+        """Delete what this service owns but no longer renders (the PDB and `-ro` Service after
+        scaling to 1). Found by label, so a clean-up a failed update missed is done by the next."""
         wanted = {(o["kind"], o["metadata"]["name"]) for o in keep}
+        for kind, name in self._optional_objects(namespace, service_id):
+            if (kind, name) not in wanted:
+                self.kube.delete(_OWNED_KINDS[kind], name, namespace)
+
+    def _optional_objects(self, namespace: str, service_id: str) -> builtins.list[tuple[str, str]]:
+        """The replica-only objects (PDB, read-only Service) that exist now."""
+        labels = naming.selector_labels(service_id)
         names = naming.object_names(service_id)
-        optional = {
-            ("PodDisruptionBudget", names.pod_disruption_budget),
-            ("Service", names.read_only_service),
-        }
-        for kind, name in optional - wanted:
-            self.kube.delete(_OWNED_KINDS[kind], name, namespace)
+        found = [
+            ("Service", s["metadata"]["name"]) for s in self.kube.list(Service, namespace=namespace, labels=labels)
+        ]
+        found += [
+            ("PodDisruptionBudget", p["metadata"]["name"])
+            for p in self.kube.list(PodDisruptionBudget, namespace=namespace, labels=labels)
+        ]
+        optional = {("Service", names.read_only_service), ("PodDisruptionBudget", names.pod_disruption_budget)}
+        return [item for item in found if item in optional]
 
     # -- delete -------------------------------------------------------------------------
 
     def delete(self, service_id: str, *, wait: bool = True, timeout: float = 300.0) -> None:
         """Delete the service and all it owns, volumes included: the data is gone for good."""
-        namespace, sts = self._locate(service_id)
+        namespace, _ = self._locate(service_id)
         names = naming.object_names(service_id)
+        optional = self._optional_objects(namespace, service_id)
         self.kube.delete(StatefulSet, names.stateful_set, namespace)
         owned = [
             ("Service", names.client_service),
@@ -398,9 +407,7 @@ class ManagedServices:
             ("NetworkPolicy", names.network_policy),
             ("Secret", names.secret),
         ]
-        if _replicas(sts) > 1 or _declared_instances(sts) != 1:
-            owned += [("Service", names.read_only_service), ("PodDisruptionBudget", names.pod_disruption_budget)]
-        for kind, name in owned:
+        for kind, name in owned + optional:
             self.kube.delete(_OWNED_KINDS[kind], name, namespace)
         for pvc in self._claims(namespace, service_id):
             self.kube.delete(PersistentVolumeClaim, pvc["metadata"]["name"], namespace)
@@ -464,8 +471,11 @@ class ManagedServices:
     ) -> builtins.list[MetricSeries]:
         """Each requested metric with its own status: one failing never fails the others."""
         window = observe.metric_window(since=since, start=start, end=end, step=step)
-        namespace, _ = self._locate(service_id)
-        return observe.collect_metrics(self.kube, self._prometheus_url, namespace, service_id, list(names), window)
+        namespace, sts = self._locate(service_id)
+        instances = int(sts.get("spec", {}).get("replicas", 1))
+        return observe.collect_metrics(
+            self.kube, self._prometheus_url, namespace, service_id, list(names), window, instances
+        )
 
     # -- reading helpers ----------------------------------------------------------------
 
@@ -562,18 +572,6 @@ class ManagedServices:
 
 def _managed() -> dict[str, str]:
     return {naming.LABEL_MANAGED_BY: naming.MANAGED_BY}
-
-
-def _replicas(sts: Obj) -> int:
-    return int(sts.get("spec", {}).get("replicas", 1))
-
-
-def _declared_instances(sts: Obj) -> int | None:
-    """Instances as last declared through the engine (None when the annotation is unreadable)."""
-    try:
-        return int(json.loads(sts["metadata"]["annotations"][naming.ANNOTATION_SPEC])["instances"])
-    except (KeyError, ValueError, TypeError):
-        return None
 
 
 def _claim_belongs(pvc: Obj, service_id: str) -> bool:

@@ -152,6 +152,8 @@ class MetricDef:
     promql: str
     # From one PodMetrics sample set: (cpu cores per pod, memory bytes per pod) -> value.
     from_sample: Callable[[list[float], list[float]], float]
+    # A total is wrong while some instances have no sample yet; an average is not.
+    needs_every_instance: bool = False
 
 
 METRICS: dict[str, MetricDef] = {
@@ -164,6 +166,7 @@ METRICS: dict[str, MetricDef] = {
         unit="bytes",
         promql='sum(container_memory_working_set_bytes{{{selector},container!=""}})',
         from_sample=lambda _cpu, mem: float(sum(mem)),
+        needs_every_instance=True,
     ),
 }
 
@@ -175,6 +178,7 @@ def collect_metrics(
     service_id: str,
     names: list[str],
     window: MetricWindow,
+    instances: int | None = None,
 ) -> list[MetricSeries]:
     results: list[MetricSeries] = []
     sample: tuple[list[float], list[float], datetime] | None = None
@@ -203,6 +207,10 @@ def collect_metrics(
             cpu, mem, at = sample
             if not cpu and not mem:
                 raise RuntimeError("metrics.k8s.io has no sample for this service's pods yet (paused, or just started)")
+            if definition.needs_every_instance and instances is not None and len(mem) < instances:
+                raise RuntimeError(
+                    f"metrics.k8s.io has samples for {len(mem)} of {instances} instances yet; the total would be low"
+                )
             point = MetricPoint(timestamp=at, value=definition.from_sample(cpu, mem))
             results.append(
                 MetricSeries(name=name, status="ok", unit=definition.unit, points=[point], source="metrics.k8s.io")
