@@ -59,6 +59,10 @@ def first_metrics(engine: ManagedServices, service_id: str, patience: float = 60
 def up() -> int:
     kubeconfig = kubeconfig_for_demo()
     stack = open_stack(PROJECT_DIR, STACK, kubeconfig=kubeconfig, config=_config())
+    # The local cluster may have been recreated since the last demo: refresh first, so
+    # services that no longer exist drop out of the state and `up` creates them again.
+    print(f"\n$ pulumi refresh --stack {STACK}")
+    stack.refresh(on_output=print)
     print(f"\n$ pulumi up --stack {STACK}   (project {PROJECT_DIR.name})")
     result = stack.up(on_output=lambda line: print(line, flush=True))
     print("\nStack outputs (secrets masked):")
