@@ -132,8 +132,12 @@ class ManagedServices:
         wait: bool = True,
         timeout: float = DEFAULT_TIMEOUT,
         progress: Progress | None = None,
+        owner: str | None = None,
     ) -> ManagedService:
-        """Create a service; with `wait`, return once every instance is ready."""
+        """Create a service; with `wait`, return once every instance is ready.
+
+        A `Timeout` leaves the service in place (to be examined, or waited for again).
+        """
         validation.raise_if_invalid(
             validation.check_create(
                 self.catalog,
@@ -164,6 +168,7 @@ class ManagedServices:
             resources=Resources.from_input(resources),
             tags=list(tags or []),
             instances=instances,
+            owner=owner,
         )
         full_env = render.effective_env(offering, spec.env_overrides)
         if not namespace_exists:
@@ -181,6 +186,14 @@ class ManagedServices:
         if wait:
             self._wait(namespace, spec.service_id, timeout, progress)
         return self.get(spec.service_id)
+
+    def find(self, *, workspace_id: str, project_id: str, name: str) -> ManagedService | None:
+        """The service with this display name in the project, if there is one."""
+        namespace = naming.namespace_name(workspace_id, project_id)
+        for sts in self.kube.list(StatefulSet, namespace=namespace, labels=_managed()):
+            if sts["metadata"].get("annotations", {}).get(naming.ANNOTATION_NAME) == name:
+                return self._view(self._read_from(namespace, sts), show_secrets=False)
+        return None
 
     def _ensure_name_free(self, namespace: str, name: str, except_id: str | None) -> None:
         for sts in self.kube.list(StatefulSet, namespace=namespace, labels=_managed()):
@@ -545,6 +558,7 @@ class ManagedServices:
                 read_only_host=conn.read_only_host,
             ),
             created_at=live.created_at,
+            owner=spec.owner,
         )
 
     def _wait(self, namespace: str, service_id: str, timeout: float, progress: Progress | None) -> None:

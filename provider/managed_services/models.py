@@ -50,6 +50,8 @@ class ManagedService(_Model):
     instances: int
     connection: ConnectionView
     created_at: datetime | None = None
+    owner: str | None = None
+    """Who created it, when the creator said (the Pulumi provider does)."""
 
 
 class ServiceStatus(_Model):

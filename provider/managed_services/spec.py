@@ -63,6 +63,8 @@ class ServiceSpec(BaseModel):
     tags: list[str] = []
     instances: int = 1
     restart_token: str | None = None
+    owner: str | None = None
+    """Who created it (a Pulumi stack and resource name): a retried create adopts its own service."""
     """Changing it rolls the pods (it is a pod template annotation)."""
 
     def to_annotation(self) -> str:

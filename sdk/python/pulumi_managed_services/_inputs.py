@@ -25,6 +25,9 @@ REPLACE_KEYS = ("workspace_id", "project_id", "slug")
 # Inputs an update applies in place.
 UPDATE_KEYS = ("name", "env", "volume_size", "resources", "tags", "instances", "restart_trigger")
 INPUT_KEYS = (*REPLACE_KEYS, *UPDATE_KEYS, "timeout")
+# A hidden input naming the resource (`<project>/<stack>/<resource name>`), kept on the service
+# so that a retried create adopts what this resource made.
+OWNER_KEY = "__owner"
 
 
 def is_unknown(value: object) -> bool:
@@ -40,6 +43,8 @@ def known(props: Mapping[str, Any], key: str) -> Any:
 def canonical(props: Mapping[str, Any]) -> dict[str, Any]:
     """Inputs with defaults filled in and quantities in canonical form; unknowns left alone."""
     out = {key: props.get(key) for key in INPUT_KEYS}
+    if props.get(OWNER_KEY) is not None:
+        out[OWNER_KEY] = props[OWNER_KEY]
     catalog = load_catalog()
     slug = known(props, "slug")
     if out["volume_size"] is None and isinstance(slug, str) and slug in catalog:

@@ -30,12 +30,13 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from managed_services import Conflict, ManagedServices, NotFound
 from managed_services import ManagedService as Service
-from managed_services import ManagedServices, NotFound
 
 from . import _inputs
 
 SECRET_OUTPUTS = ("password", "connection_uri")
+OWNER_KEY = _inputs.OWNER_KEY
 
 
 class ManagedServiceProvider(ResourceProvider):
@@ -78,22 +79,50 @@ class ManagedServiceProvider(ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = _inputs.canonical(props)
+        owner = props.get(OWNER_KEY)
         with self._engine() as engine:
-            service = engine.create(
-                workspace_id=inputs["workspace_id"],
-                project_id=inputs["project_id"],
-                name=inputs["name"],
-                slug=inputs["slug"],
-                env=inputs["env"],
-                volume_size=inputs["volume_size"],
-                tags=inputs["tags"],
-                resources=inputs["resources"],
-                instances=inputs["instances"],
-                wait=True,
-                timeout=float(inputs["timeout"]),
-            )
-            full = engine.get(service.id, show_secrets=True)
+            try:
+                service_id = engine.create(
+                    workspace_id=inputs["workspace_id"],
+                    project_id=inputs["project_id"],
+                    name=inputs["name"],
+                    slug=inputs["slug"],
+                    env=inputs["env"],
+                    volume_size=inputs["volume_size"],
+                    tags=inputs["tags"],
+                    resources=inputs["resources"],
+                    instances=inputs["instances"],
+                    wait=True,
+                    timeout=float(inputs["timeout"]),
+                    owner=owner,
+                ).id
+            except Conflict:
+                # A create that failed after the objects existed (a timeout, say) left no state
+                # in Pulumi: the retry adopts the service this very resource made, nothing else.
+                service_id = self._adopt(engine, inputs, owner)
+            full = engine.get(service_id, show_secrets=True)
             return CreateResult(full.id, _outputs(inputs, full, engine))
+
+    def _adopt(self, engine: ManagedServices, inputs: dict[str, Any], owner: str | None) -> str:
+        existing = engine.find(
+            workspace_id=inputs["workspace_id"], project_id=inputs["project_id"], name=inputs["name"]
+        )
+        if existing is None or owner is None or existing.owner != owner or existing.slug != inputs["slug"]:
+            raise Conflict(
+                f"name: a managed service named {inputs['name']!r} already exists in project "
+                f"{inputs['project_id']!r} and was not created by this resource; choose another name"
+            )
+        engine.update(
+            existing.id,
+            env=inputs["env"],
+            volume_size=inputs["volume_size"],
+            resources=inputs["resources"],
+            tags=inputs["tags"],
+            instances=inputs["instances"],
+            wait=True,
+            timeout=float(inputs["timeout"]),
+        )
+        return existing.id
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         with self._engine() as engine:
@@ -147,6 +176,7 @@ def _live_inputs(service: Service, props: dict[str, Any]) -> dict[str, Any]:
         "tags": list(service.tags),
         "instances": service.instances,
         "restart_trigger": props.get("restart_trigger") or "",
+        OWNER_KEY: props.get(OWNER_KEY) or service.owner,
         "timeout": props.get("timeout") or _inputs.DEFAULT_TIMEOUT_SECONDS,
     }
 

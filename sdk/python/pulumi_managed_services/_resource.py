@@ -11,7 +11,7 @@ from pulumi.dynamic import Resource
 
 from managed_services import load_catalog
 
-from ._provider import SECRET_OUTPUTS, ManagedServiceProvider
+from ._provider import OWNER_KEY, SECRET_OUTPUTS, ManagedServiceProvider
 
 # Env names that hold credentials by convention, beside those the offering declares secret.
 _SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|KEY|CREDENTIAL", re.IGNORECASE)
@@ -98,6 +98,7 @@ class ManagedService(Resource, module="managed-services", name="ManagedService")
             "timeout": timeout,
             "restart_trigger": restart_trigger,
             **{key: None for key in _OUTPUTS},
+            OWNER_KEY: f"{pulumi.get_project()}/{pulumi.get_stack()}/{resource_name}",
         }
         opts = pulumi.ResourceOptions.merge(
             opts, pulumi.ResourceOptions(additional_secret_outputs=list(SECRET_OUTPUTS))
