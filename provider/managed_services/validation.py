@@ -161,7 +161,8 @@ def _check_name(value: object) -> list[FieldError]:
 
 def _check_env(offering: Offering | None, env: object, current: ServiceSpec | None) -> list[FieldError]:
     if not isinstance(env, Mapping):
-        return [FieldError("env", f"must be a mapping of variable names to string values ({_got(env)})")]
+        # The value's type only: its content may hold secrets.
+        return [FieldError("env", f"must be a mapping of variable names to string values (got {type(env).__name__})")]
     errors: list[FieldError] = []
     if len(env) > ENV_KEYS_MAX:
         errors.append(FieldError("env", f"at most {ENV_KEYS_MAX} overrides are allowed (got {len(env)})"))
