@@ -27,10 +27,14 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from managed_services import ManagedServices  # noqa: E402
-from managed_services import naming, quantities, render  # noqa: E402
-from managed_services.spec import Resources, ServiceSpec  # noqa: E402
-from tests.testbed import cluster, tools  # noqa: E402
+from managed_services import (
+    ManagedServices,
+    naming,
+    quantities,
+    render,
+)
+from managed_services.spec import Resources, ServiceSpec
+from tests.testbed import cluster, tools
 
 SLUG = "valkey-8"
 
