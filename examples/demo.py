@@ -46,6 +46,12 @@ def kubeconfig_for_demo() -> Path:
     return cluster.up(log=lambda line: print(f"  {line}", flush=True))
 
 
+def _human(value: float, unit: str | None) -> str:
+    if unit == "bytes":
+        return f"{value / 2**20:.1f} MiB"
+    return f"{value:.3f} {unit}"
+
+
 def first_metrics(engine: ManagedServices, service_id: str, patience: float = 60.0) -> list[MetricSeries]:
     """Metrics of a service; a pod's first sample takes two scrapes, so wait for it a little."""
     deadline = time.monotonic() + patience
@@ -88,7 +94,7 @@ def up() -> int:
             print("   metrics:")
             for series in first_metrics(engine, service_id):
                 if series.status == "ok" and series.points:
-                    print(f"     {series.name:<13} {series.points[-1].value:g} {series.unit} ({series.source})")
+                    print(f"     {series.name:<13} {_human(series.points[-1].value, series.unit)} ({series.source})")
                 else:
                     print(f"     {series.name:<13} unavailable: {series.error}")
     print("\nmake demo-down destroys the stack.")

@@ -17,6 +17,8 @@ by `configure`; the engine and its Kubernetes client are built inside each hook.
 from __future__ import annotations
 
 import contextlib
+import sys
+from collections.abc import Callable
 from typing import Any
 
 from pulumi.dynamic import (
@@ -94,6 +96,7 @@ class ManagedServiceProvider(ResourceProvider):
                     instances=inputs["instances"],
                     wait=True,
                     timeout=float(inputs["timeout"]),
+                    progress=_progress(inputs),
                     owner=owner,
                 ).id
             except Conflict:
@@ -121,6 +124,7 @@ class ManagedServiceProvider(ResourceProvider):
             instances=inputs["instances"],
             wait=True,
             timeout=float(inputs["timeout"]),
+            progress=_progress(inputs),
         )
         return existing.id
 
@@ -147,6 +151,7 @@ class ManagedServiceProvider(ResourceProvider):
                 instances=inputs["instances"],
                 wait=True,
                 timeout=timeout,
+                progress=_progress(inputs),
             )
             if inputs["restart_trigger"] != (olds.get("restart_trigger") or ""):
                 engine.restart(id_)
@@ -157,6 +162,17 @@ class ManagedServiceProvider(ResourceProvider):
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
         with self._engine() as engine, contextlib.suppress(NotFound):  # already gone: the goal is reached
             engine.delete(id_)
+
+
+def _progress(inputs: dict[str, Any]) -> Callable[[str], None]:
+    """Progress while waiting. `pulumi.log` does not work inside a dynamic provider
+    (pulumi/pulumi#20409); the engine shows the provider's stderr as diagnostics instead."""
+    name = inputs.get("name")
+
+    def say(line: str) -> None:
+        print(f"{name}: {line}", file=sys.stderr, flush=True)
+
+    return say
 
 
 def _top_level(field: str) -> str:
