@@ -89,15 +89,8 @@ class ManagedServiceProvider(ResourceProvider):
                     project_id=inputs["project_id"],
                     name=inputs["name"],
                     slug=inputs["slug"],
-                    env=inputs["env"],
-                    volume_size=inputs["volume_size"],
-                    tags=inputs["tags"],
-                    resources=inputs["resources"],
-                    instances=inputs["instances"],
-                    wait=True,
-                    timeout=float(inputs["timeout"]),
-                    progress=_progress(inputs),
                     owner=owner,
+                    **_settings(inputs),
                 ).id
             except Conflict:
                 # A create that failed after the objects existed (a timeout, say) left no state
@@ -115,17 +108,7 @@ class ManagedServiceProvider(ResourceProvider):
                 f"name: a managed service named {inputs['name']!r} already exists in project "
                 f"{inputs['project_id']!r} and was not created by this resource; choose another name"
             )
-        engine.update(
-            existing.id,
-            env=inputs["env"],
-            volume_size=inputs["volume_size"],
-            resources=inputs["resources"],
-            tags=inputs["tags"],
-            instances=inputs["instances"],
-            wait=True,
-            timeout=float(inputs["timeout"]),
-            progress=_progress(inputs),
-        )
+        engine.update(existing.id, **_settings(inputs))
         return existing.id
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -139,29 +122,31 @@ class ManagedServiceProvider(ResourceProvider):
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         inputs = _inputs.canonical(news)
-        timeout = float(inputs["timeout"])
         with self._engine() as engine:
-            engine.update(
-                id_,
-                name=inputs["name"],
-                env=inputs["env"],
-                volume_size=inputs["volume_size"],
-                resources=inputs["resources"],
-                tags=inputs["tags"],
-                instances=inputs["instances"],
-                wait=True,
-                timeout=timeout,
-                progress=_progress(inputs),
-            )
+            engine.update(id_, name=inputs["name"], **_settings(inputs))
             if inputs["restart_trigger"] != (olds.get("restart_trigger") or ""):
                 engine.restart(id_)
-                engine.wait(id_, timeout=timeout)
+                engine.wait(id_, timeout=float(inputs["timeout"]), progress=_progress(inputs))
             service = engine.get(id_, show_secrets=True)
             return UpdateResult(_outputs(inputs, service, engine))
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
         with self._engine() as engine, contextlib.suppress(NotFound):  # already gone: the goal is reached
             engine.delete(id_)
+
+
+def _settings(inputs: dict[str, Any]) -> dict[str, Any]:
+    """What create and update both apply, and how they wait for it."""
+    return {
+        "env": inputs["env"],
+        "volume_size": inputs["volume_size"],
+        "resources": inputs["resources"],
+        "tags": inputs["tags"],
+        "instances": inputs["instances"],
+        "wait": True,
+        "timeout": float(inputs["timeout"]),
+        "progress": _progress(inputs),
+    }
 
 
 def _progress(inputs: dict[str, Any]) -> Callable[[str], None]:
