@@ -345,6 +345,31 @@ class ManagedServices:
         self.kube.apply(next(o for o in render.render_service(offering, desired, env) if o["kind"] == "StatefulSet"))
         return self.status(service_id)
 
+    def rotate_credentials(self, service_id: str) -> builtins.list[str]:
+        """New random values for every generated credential the user has not overridden.
+
+        The Secret and the pod template change together, so the instances roll one at a time
+        and start with the new values (PostgreSQL applies them with ALTER ROLE, since its image
+        reads the password only at first start). Returns at once with the rotated env names;
+        `wait` or `status` show the roll converge. Overridden credentials change through
+        `update(env=...)`.
+        """
+        live = self._read(service_id)
+        offering = self.catalog.get(live.spec.slug)
+        rotated = [
+            rule.name
+            for rule in offering.env.generated
+            if offering.is_secret_env(rule.name) and rule.name not in live.spec.env_overrides
+        ]
+        if not rotated:
+            raise InvalidInput("env", "every credential of this service is an env override: change it with update")
+        kept = {key: value for key, value in live.env.items() if key not in rotated}
+        env = render.effective_env(offering, live.spec.env_overrides, existing=kept)
+        for obj in render.render_service(offering, live.spec, env):
+            if obj["kind"] in ("Secret", "StatefulSet"):
+                self.kube.apply(obj)
+        return rotated
+
     def _converge(self, live: _Live, offering: Offering, desired: ServiceSpec, progress: Progress | None) -> None:
         env = render.effective_env(offering, desired.env_overrides, existing=live.env)
         objects = render.render_service(offering, desired, env)

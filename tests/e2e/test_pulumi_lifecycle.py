@@ -151,6 +151,17 @@ def test_restart_trigger_rolls_pods_without_other_changes(stack: auto.Stack, cli
     assert set(after) == set(before)
 
 
+def test_credentials_rotation_gives_new_secret_passwords(stack: auto.Stack, desired: Desired) -> None:
+    before = stack.outputs()
+    desired.db["credentials_rotation"] = "2026-11"
+    result = stack.up(on_output=print)
+    assert result.summary.resource_changes.get("update") == 1
+    after = stack.outputs()
+    assert after["db_password"].secret and after["db_password"].value != before["db_password"].value
+    assert after["db_uri"].value != before["db_uri"].value
+    assert after["db_id"].value == before["db_id"].value
+
+
 def test_refresh_reports_out_of_band_scale_and_up_restores(stack: auto.Stack, client: Client) -> None:
     cache_id = stack.outputs()["cache_id"].value
     sts = next(iter(client.list(StatefulSet, namespace="*", labels={LABEL_SERVICE_ID: cache_id})))

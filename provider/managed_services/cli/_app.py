@@ -378,6 +378,15 @@ def build_parser() -> Parser:
     _add_wait(sub, default_wait=False, what="every instance to be back and ready")
 
     sub = command(
+        "rotate-credentials",
+        "Replace the generated passwords with new random ones",
+        "Every generated credential the service's env does not override gets a new random value;\n"
+        "instances restart one at a time to use it. Returns at once unless --wait.",
+    )
+    _add_id(sub)
+    _add_wait(sub, default_wait=False, what="every instance to run with the new credentials")
+
+    sub = command(
         "scale",
         "Set the number of instances",
         "0 pauses the service and keeps its volumes; more than 1 adds read replicas where the\noffering supports them.",

@@ -231,6 +231,18 @@ def restart(ctx: Context, args: argparse.Namespace) -> Outcome:
     return _status(args.id, result, f"restarted {args.id}" if args.wait else f"restart of {args.id} requested", notes)
 
 
+def rotate_credentials(ctx: Context, args: argparse.Namespace) -> Outcome:
+    rotated = ctx.engine.rotate_credentials(args.id)
+    notes = [f"rotated: {', '.join(rotated)}; see them with: managed-services get {args.id} --show-secrets"]
+    if args.wait:
+        with ctx.progress() as progress:
+            result = ctx.engine.wait(args.id, args.timeout, progress=progress)
+    else:
+        result = ctx.engine.status(args.id)
+        notes.append(f"instances restart one at a time; follow with: managed-services status {args.id} --wait")
+    return _status(args.id, result, f"rotated the credentials of {args.id}", notes)
+
+
 def scale(ctx: Context, args: argparse.Namespace) -> Outcome:
     with ctx.progress(args.wait) as progress:
         result = ctx.engine.scale(args.id, args.instances, wait=args.wait, timeout=args.timeout, progress=progress)
@@ -317,5 +329,6 @@ COMMANDS: dict[str, Command] = {
     "logs": logs,
     "metrics": metrics,
     "restart": restart,
+    "rotate-credentials": rotate_credentials,
     "scale": scale,
 }

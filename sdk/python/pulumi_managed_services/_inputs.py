@@ -23,7 +23,16 @@ DEFAULT_TIMEOUT_SECONDS = 600
 # Inputs whose change needs a new service (a new namespace or a new offering).
 REPLACE_KEYS = ("workspace_id", "project_id", "slug")
 # Inputs an update applies in place.
-UPDATE_KEYS = ("name", "env", "volume_size", "resources", "tags", "instances", "restart_trigger")
+UPDATE_KEYS = (
+    "name",
+    "env",
+    "volume_size",
+    "resources",
+    "tags",
+    "instances",
+    "restart_trigger",
+    "credentials_rotation",
+)
 INPUT_KEYS = (*REPLACE_KEYS, *UPDATE_KEYS, "timeout")
 # A hidden input naming the resource (`<project>/<stack>/<resource name>`), kept on the service
 # so that a retried create adopts what this resource made.
@@ -76,8 +85,9 @@ def canonical(props: Mapping[str, Any]) -> dict[str, Any]:
         value = out[key]
         if isinstance(value, float) and value.is_integer():
             out[key] = int(value)
-    if out["restart_trigger"] is None:
-        out["restart_trigger"] = ""
+    for trigger in ("restart_trigger", "credentials_rotation"):
+        if out[trigger] is None:
+            out[trigger] = ""
     return out
 
 

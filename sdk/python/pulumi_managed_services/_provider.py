@@ -10,7 +10,8 @@ by `configure`; the engine and its Kubernetes client are built inside each hook.
 - create  creates and waits until ready, within the `timeout` input
 - read    rebuilds outputs AND inputs from the live objects (drift shows in refresh); a
           service deleted behind Pulumi's back returns a blank id, which drops it from state
-- update  applies every in-place change; a new `restart_trigger` rolls the instances
+- update  applies every in-place change; a new `restart_trigger` rolls the instances, a new
+          `credentials_rotation` replaces the generated passwords (and rolls them out)
 - delete  removes everything, volumes included
 """
 
@@ -124,7 +125,10 @@ class ManagedServiceProvider(ResourceProvider):
         inputs = _inputs.canonical(news)
         with self._engine() as engine:
             engine.update(id_, name=inputs["name"], **_settings(inputs))
-            if inputs["restart_trigger"] != (olds.get("restart_trigger") or ""):
+            if inputs["credentials_rotation"] != (olds.get("credentials_rotation") or ""):
+                engine.rotate_credentials(id_)
+                engine.wait(id_, timeout=float(inputs["timeout"]), progress=_progress(inputs))
+            elif inputs["restart_trigger"] != (olds.get("restart_trigger") or ""):
                 engine.restart(id_)
                 engine.wait(id_, timeout=float(inputs["timeout"]), progress=_progress(inputs))
             service = engine.get(id_, show_secrets=True)
@@ -177,6 +181,7 @@ def _live_inputs(service: Service, props: dict[str, Any]) -> dict[str, Any]:
         "tags": list(service.tags),
         "instances": service.instances,
         "restart_trigger": props.get("restart_trigger") or "",
+        "credentials_rotation": props.get("credentials_rotation") or "",
         OWNER_KEY: props.get(OWNER_KEY) or service.owner,
         "timeout": props.get("timeout") or _inputs.DEFAULT_TIMEOUT_SECONDS,
     }

@@ -70,6 +70,7 @@ class ManagedService(Resource, module="managed-services", name="ManagedService")
         instances: pulumi.Input[int] | None = None,
         timeout: pulumi.Input[int] | None = None,
         restart_trigger: pulumi.Input[str] | None = None,
+        credentials_rotation: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """
@@ -84,6 +85,7 @@ class ManagedService(Resource, module="managed-services", name="ManagedService")
         :param instances: instance count; 0 pauses (data kept); more than 1 adds read replicas.
         :param timeout: seconds to wait for readiness on create and update (default 600).
         :param restart_trigger: change it to roll every instance.
+        :param credentials_rotation: change it to replace the generated passwords with new ones.
         """
         props: dict[str, Any] = {
             "workspace_id": workspace_id,
@@ -97,6 +99,7 @@ class ManagedService(Resource, module="managed-services", name="ManagedService")
             "instances": instances,
             "timeout": timeout,
             "restart_trigger": restart_trigger,
+            "credentials_rotation": credentials_rotation,
             **{key: None for key in _OUTPUTS},
             OWNER_KEY: f"{pulumi.get_project()}/{pulumi.get_stack()}/{resource_name}",
         }
