@@ -132,9 +132,11 @@ def test_pod_logs_with_since_and_timestamps(client: Client, namespace: str, read
 def test_pod_metrics_are_served(client: Client, namespace: str, ready_statefulset: StatefulSet) -> None:
     def metrics() -> list[object]:
         try:
-            return [m for m in client.list(PodMetrics, namespace=namespace) if m.get("containers")]
+            found = [m for m in client.list(PodMetrics, namespace=namespace) if m.get("containers")]
         except ApiError:
             return []
+        # metrics-server scrapes nodes one by one: wait until both pods have a sample.
+        return found if len(found) == 2 else []
 
     found = wait_for(metrics, 90, "PodMetrics for both pods", interval=2)
     assert isinstance(found, list)
