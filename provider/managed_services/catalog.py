@@ -247,7 +247,7 @@ class Scaling(_Model):
 
 
 class File(_Model):
-    """A file in the service's ConfigMap, mounted into every container at `mount_dir/name`."""
+    """A file kept in the service's Secret, mounted into every container at `mount_dir/name`."""
 
     name: Annotated[str, _check_pattern(_CONFIGMAP_KEY.pattern, "a file name (letters, digits, -._)")]
     mount_dir: AbsPath
@@ -400,7 +400,11 @@ def check_offering(offering: Offering) -> list[FieldError]:
 
     file_names = [f.name for f in offering.files]
     if len(set(file_names)) != len(file_names):
-        add("files", "file names must be unique (they share one ConfigMap)")
+        add("files", "file names must be unique (they share the service's Secret)")
+    for name in file_names:
+        if ENV_NAME.match(name):
+            # The Secret holds the env too: a file named like a variable would shadow it.
+            add("files", f"{name!r} looks like an env variable name; give the file an extension (.sh)")
     if sum(len(f.content.encode()) for f in offering.files) > _MAX_FILES_BYTES:
         add("files", f"total content must stay under {_MAX_FILES_BYTES} bytes")
 

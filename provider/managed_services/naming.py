@@ -57,7 +57,6 @@ class ObjectNames:
     client_service: str
     read_only_service: str
     secret: str
-    config_map: str
     network_policy: str
     pod_disruption_budget: str
 
@@ -70,7 +69,6 @@ def object_names(service_id: str) -> ObjectNames:
         client_service=service_id,
         read_only_service=f"{service_id}-ro",
         secret=service_id,
-        config_map=f"{service_id}-files",
         network_policy=service_id,
         pod_disruption_budget=service_id,
     )

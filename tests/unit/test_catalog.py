@@ -156,6 +156,7 @@ _DELETE = object()
             "already mounted",
         ),
         (_set("metrics", ["disk_usage"]), "metrics[0]", "cpu_usage"),
+        (_set("files.0.name", "POSTGRES_PASSWORD"), "files", "looks like an env variable name"),
     ],
 )
 def test_a_bad_offering_names_the_file_and_the_field(

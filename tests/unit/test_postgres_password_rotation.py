@@ -1,6 +1,6 @@
 """The postgres-16 offering's scripts, run for real against a PostgreSQL server on loopback.
 
-The scripts are read from offerings/postgres-16.yaml (the same text the ConfigMap carries),
+The scripts are read from offerings/postgres-16.yaml (the same text the service's Secret carries),
 and run with Debian's server binaries (/usr/lib/postgresql/<major>/bin), 15 or 16. The server
 is set up like the image's: the unix socket is trusted, TCP needs a scram-sha-256 password.
 As root, the server and scripts run as the `postgres` user (initdb refuses root).

@@ -448,11 +448,11 @@ def test_new_service_ids_are_dns_safe_stable_prefixes_with_random_suffixes() -> 
 
 def test_object_names_and_labels() -> None:
     names = naming.object_names("svc-abcde")
-    assert (names.stateful_set, names.headless_service, names.read_only_service, names.config_map) == (
+    assert (names.stateful_set, names.headless_service, names.read_only_service, names.secret) == (
         "svc-abcde",
         "svc-abcde-hl",
         "svc-abcde-ro",
-        "svc-abcde-files",
+        "svc-abcde",
     )
     assert naming.pvc_name("svc-abcde", 2) == "data-svc-abcde-2"
     labels = naming.labels(make_spec("minio"))
