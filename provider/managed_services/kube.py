@@ -17,6 +17,7 @@ import builtins
 import contextlib
 import os
 import threading
+from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +55,8 @@ class RequestStats:
 
     reads: int = 0
     writes: int = 0
-    log: builtins.list[str] = field(default_factory=list)
+    # The latest requests, for error messages; bounded so a long `logs --follow` stays small.
+    log: deque[str] = field(default_factory=lambda: deque(maxlen=200))
 
     def reset(self) -> None:
         self.reads = self.writes = 0

@@ -90,16 +90,6 @@ def _env(bin_dir: Path) -> dict[str, str]:
     return env
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _component_pids() -> dict[str, int]:
     pids = {}
     for pidfile in (cluster_dir() / "pids").glob("*.pid"):
