@@ -36,7 +36,7 @@ from lightkube.types import CascadeType
 from . import naming, observe, quantities, readiness, render, validation
 from .catalog import Catalog, Offering, load_catalog
 from .connection import connection_info
-from .errors import Conflict, Immutable, InvalidInput, NotFound, Timeout
+from .errors import Conflict, Forbidden, Immutable, InvalidInput, NotFound, Timeout
 from .kube import Kube, Obj
 from .models import (
     MASK,
@@ -56,6 +56,9 @@ Progress = Callable[[str], None]
 
 DEFAULT_TIMEOUT = 600.0
 _POLL_START, _POLL_MAX = 0.25, 2.0
+# RBAC authorizers decide from an informer cache, so a RoleBinding takes effect a moment
+# after it is written: the first write in a new project namespace may be refused meanwhile.
+GRANT_PROPAGATION_TIMEOUT = 30.0
 
 # Kinds a service may own, for pruning and delete; PVCs are handled on their own.
 _OWNED_KINDS: dict[str, type[Any]] = {
@@ -178,7 +181,10 @@ class ManagedServices:
         applied: builtins.list[Obj] = []
         try:
             for obj in render.render_service(offering, spec, full_env):
-                self.kube.apply(obj)
+                if applied:
+                    self.kube.apply(obj)
+                else:
+                    self._apply_once_granted(namespace, obj)
                 applied.append(obj)
         except BaseException:
             self._delete_objects(namespace, applied)
@@ -186,6 +192,30 @@ class ManagedServices:
         if wait:
             self._wait(namespace, spec.service_id, timeout, progress)
         return self.get(spec.service_id)
+
+    def _apply_once_granted(self, namespace: str, obj: Obj) -> None:
+        """Apply the first object of a service, waiting for our RoleBinding to take effect.
+
+        Without an RBAC subject a refusal is final. With one, the refusal may come from a
+        RoleBinding the authorizer has not seen yet, or from none at all (a run stopped between
+        the namespace and its RoleBinding): re-apply the binding once, then retry until
+        GRANT_PROPAGATION_TIMEOUT, after which the refusal is real and is raised.
+        """
+        deadline = time.monotonic() + GRANT_PROPAGATION_TIMEOUT
+        delay = 0.1
+        rebound = False
+        while True:
+            try:
+                self.kube.apply(obj)
+                return
+            except Forbidden:
+                if self._rbac_subject is None or time.monotonic() > deadline:
+                    raise
+                if not rebound:
+                    self.kube.apply(render.render_role_binding(namespace, self._rbac_subject))
+                    rebound = True
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
 
     def find(self, *, workspace_id: str, project_id: str, name: str) -> ManagedService | None:
         """The service with this display name in the project, if there is one."""

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 from lightkube import Client, KubeConfig
-from lightkube.codecs import load_all_yaml
+from lightkube.codecs import from_dict, load_all_yaml
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace, Secret, ServiceAccount
 from lightkube.resources.rbac_authorization_v1 import ClusterRole, ClusterRoleBinding
 
-from managed_services import Forbidden, ManagedServices
+from managed_services import Forbidden, ManagedServices, render
 
 RBAC = Path(__file__).resolve().parents[2] / "deploy" / "rbac.yaml"
 
@@ -96,6 +96,23 @@ def test_service_account_can_run_every_operation(engine_identity: tuple[Path, st
         # Nothing outside project namespaces: not another namespace's secrets.
         with pytest.raises(Forbidden):
             ms.kube.list(Secret, namespace="default")
+
+
+def test_create_converges_in_a_namespace_left_without_its_role_binding(
+    admin: Client, engine_identity: tuple[Path, str]
+) -> None:
+    # A run stopped between creating the project namespace and binding the workload role in it
+    # leaves a namespace the engine may not write into; the next create grants itself again and
+    # waits for the authorizer to see the grant, instead of failing for ever.
+    engine_kubeconfig, subject = engine_identity
+    workspace = f"rbac{uuid.uuid4().hex[:6]}"
+    admin.apply(from_dict(render.render_namespace(workspace, "p")), force=True)
+    with ManagedServices(engine_kubeconfig, rbac_subject=subject) as ms:
+        svc = ms.create(workspace_id=workspace, project_id="p", name="db", slug="valkey-8", wait=False)
+        try:
+            assert ms.get(svc.id).slug == "valkey-8"
+        finally:
+            ms.delete(svc.id)
 
 
 def test_workload_role_is_not_bound_cluster_wide(admin: Client) -> None:
