@@ -3,13 +3,14 @@ and give nothing outside project namespaces."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from lightkube import Client, KubeConfig
+from lightkube import ApiError, Client, KubeConfig
 from lightkube.codecs import from_dict, load_all_yaml
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace, Secret, ServiceAccount
@@ -65,11 +66,26 @@ def engine_identity(
             }
         )
     )
+    wait_until_granted(path, sa_namespace)
     yield path, f"serviceaccount:{sa_namespace}:engine"
     for kind, name in created:
         if kind is ClusterRoleBinding:
             admin.delete(kind, name)
     admin.delete(Namespace, sa_namespace)
+
+
+def wait_until_granted(kubeconfig: Path, namespace: str) -> None:
+    """The RBAC authorizer sees a new ClusterRoleBinding a moment after it is written."""
+    client = Client(KubeConfig.from_file(kubeconfig))
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            client.get(Namespace, namespace)
+            return
+        except ApiError as exc:
+            if exc.status.code != 403 or time.monotonic() > deadline:
+                raise
+        time.sleep(0.2)
 
 
 def test_service_account_can_run_every_operation(engine_identity: tuple[Path, str]) -> None:

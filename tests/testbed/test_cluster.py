@@ -193,7 +193,7 @@ def test_serviceaccount_is_bound_by_rbac(client: Client, kubeconfig: Path, names
         token = serviceaccount_token(client, namespace, "writer")
         as_sa = client_with_token(kubeconfig, token)
         secret = Secret(metadata=ObjectMeta(name="made-by-sa"), stringData={"k": "v"})
-        as_sa.create(secret, namespace=namespace)
+        create_once_granted(as_sa, secret, namespace)
         with pytest.raises(ApiError) as raised:
             as_sa.create(secret, namespace=other)
         assert raised.value.status.code == 403
@@ -201,6 +201,19 @@ def test_serviceaccount_is_bound_by_rbac(client: Client, kubeconfig: Path, names
         assert f"system:serviceaccount:{namespace}:writer" in (raised.value.status.message or "")
     finally:
         client.delete(Namespace, other)
+
+
+def create_once_granted(client: Client, obj: Secret, namespace: str) -> None:
+    """Create `obj`, allowing the RBAC authorizer's cache a few seconds to see a new RoleBinding."""
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            client.create(obj, namespace=namespace)
+            return
+        except ApiError as exc:
+            if exc.status.code != 403 or time.monotonic() > deadline:
+                raise
+        time.sleep(0.2)
 
 
 def serviceaccount_token(client: Client, namespace: str, name: str) -> str:
