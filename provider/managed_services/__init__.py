@@ -30,6 +30,7 @@ from .models import (
     MetricPoint,
     MetricSeries,
     ResourcesView,
+    ServiceDetails,
     ServiceStatus,
 )
 from .models import Offering as OfferingView
@@ -55,6 +56,7 @@ __all__ = [
     "NotFound",
     "OfferingView",
     "ResourcesView",
+    "ServiceDetails",
     "ServiceStatus",
     "Timeout",
     "load_catalog",

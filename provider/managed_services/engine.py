@@ -45,6 +45,7 @@ from .models import (
     ManagedService,
     MetricSeries,
     ResourcesView,
+    ServiceDetails,
     ServiceStatus,
 )
 from .models import (
@@ -268,7 +269,9 @@ class ManagedServices:
 
     def effective_env(self, service_id: str, *, show_secrets: bool = False) -> dict[str, str]:
         """Every env var the service runs with (offering defaults, generated, overrides)."""
-        live = self._read(service_id)
+        return self._effective_env(self._read(service_id), show_secrets)
+
+    def _effective_env(self, live: _Live, show_secrets: bool) -> dict[str, str]:
         offering = self.catalog.get(live.spec.slug)
         return {
             key: value if show_secrets or not offering.is_secret_env(key) else MASK
@@ -278,8 +281,21 @@ class ManagedServices:
 
     def status(self, service_id: str) -> ServiceStatus:
         namespace, sts = self._locate(service_id)
-        pods = self.kube.pods(namespace, naming.selector_labels(service_id))
-        return readiness.status_of(sts, pods)
+        return self._status(namespace, sts)
+
+    def _status(self, namespace: str, sts: Obj) -> ServiceStatus:
+        service_id = sts["metadata"]["labels"][naming.LABEL_SERVICE_ID]
+        return readiness.status_of(sts, self.kube.pods(namespace, naming.selector_labels(service_id)))
+
+    def describe(self, service_id: str, *, show_secrets: bool = False) -> ServiceDetails:
+        """`get`, `effective_env` and `status` in one: the service is looked up once, so the
+        three agree with each other and it costs three reads instead of seven."""
+        live = self._read(service_id)
+        return ServiceDetails(
+            service=self._view(live, show_secrets),
+            effective_env=self._effective_env(live, show_secrets),
+            status=self._status(live.namespace, live.stateful_set),
+        )
 
     def wait(
         self, service_id: str, timeout: float = DEFAULT_TIMEOUT, progress: Progress | None = None

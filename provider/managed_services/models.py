@@ -68,6 +68,15 @@ class ServiceStatus(_Model):
     message: str = ""
 
 
+class ServiceDetails(_Model):
+    """A service, every env var it runs with, and its status: all from one lookup."""
+
+    service: ManagedService
+    effective_env: dict[str, str]
+    """Offering defaults, generated values and overrides; secret values are MASK unless asked for."""
+    status: ServiceStatus
+
+
 class LogLine(_Model):
     timestamp: datetime
     instance: str

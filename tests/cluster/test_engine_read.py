@@ -127,3 +127,16 @@ def test_effective_env_holds_only_environment_variables(made: Made, fresh: Manag
     assert files, "postgres-16 ships files"
     assert sorted(set(env) & files) == []
     assert all(ENV_NAME.fullmatch(key) for key in env), sorted(env)
+
+
+def test_describe_is_get_effective_env_and_status_from_one_lookup(made: Made, fresh: ManagedServices) -> None:
+    fresh.kube.stats.reset()
+    details = fresh.describe(made.cache.id, show_secrets=True)
+    # One cluster-wide lookup of the StatefulSet, its Secret, its pods: nothing else.
+    assert (fresh.kube.stats.reads, fresh.kube.stats.writes) == (3, 0), list(fresh.kube.stats.log)
+    assert details.service == fresh.get(made.cache.id, show_secrets=True)
+    assert details.effective_env == fresh.effective_env(made.cache.id, show_secrets=True)
+    assert details.status == fresh.status(made.cache.id)
+    masked = fresh.describe(made.cache.id)
+    assert masked.effective_env["VALKEY_PASSWORD"] == MASK
+    assert masked.service.connection.password == MASK

@@ -26,6 +26,7 @@ def test_engine_exports() -> None:
         "NotFound",
         "OfferingView",
         "ResourcesView",
+        "ServiceDetails",
         "ServiceStatus",
         "Timeout",
         "load_catalog",

@@ -33,7 +33,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from managed_services import Conflict, ManagedServices, NotFound
+from managed_services import Conflict, ManagedServices, NotFound, ServiceDetails
 from managed_services import ManagedService as Service
 
 from . import _inputs
@@ -97,8 +97,8 @@ class ManagedServiceProvider(ResourceProvider):
                 # A create that failed after the objects existed (a timeout, say) left no state
                 # in Pulumi: the retry adopts the service this very resource made, nothing else.
                 service_id = self._adopt(engine, inputs, owner)
-            full = engine.get(service_id, show_secrets=True)
-            return CreateResult(full.id, _outputs(inputs, full, engine))
+            details = engine.describe(service_id, show_secrets=True)
+            return CreateResult(details.service.id, _outputs(inputs, details, engine))
 
     def _adopt(self, engine: ManagedServices, inputs: dict[str, Any], owner: str | None) -> str:
         existing = engine.find(
@@ -115,11 +115,11 @@ class ManagedServiceProvider(ResourceProvider):
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         with self._engine() as engine:
             try:
-                service = engine.get(id_, show_secrets=True)
+                details = engine.describe(id_, show_secrets=True)
             except NotFound:
                 return ReadResult(None, {})
-            inputs = _live_inputs(service, props)
-            return ReadResult(id_, _outputs(inputs, service, engine), inputs)
+            inputs = _live_inputs(details.service, props)
+            return ReadResult(id_, _outputs(inputs, details, engine), inputs)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         inputs = _inputs.canonical(news)
@@ -131,8 +131,7 @@ class ManagedServiceProvider(ResourceProvider):
             elif inputs["restart_trigger"] != (olds.get("restart_trigger") or ""):
                 engine.restart(id_)
                 engine.wait(id_, timeout=float(inputs["timeout"]), progress=_progress(inputs))
-            service = engine.get(id_, show_secrets=True)
-            return UpdateResult(_outputs(inputs, service, engine))
+            return UpdateResult(_outputs(inputs, engine.describe(id_, show_secrets=True), engine))
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
         with self._engine() as engine, contextlib.suppress(NotFound):  # already gone: the goal is reached
@@ -187,9 +186,9 @@ def _live_inputs(service: Service, props: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _outputs(inputs: dict[str, Any], service: Service, engine: ManagedServices) -> dict[str, Any]:
+def _outputs(inputs: dict[str, Any], details: ServiceDetails, engine: ManagedServices) -> dict[str, Any]:
+    service = details.service
     offering = engine.catalog.get(service.slug)
-    status = engine.status(service.id)
     conn = service.connection
     return {
         **inputs,
@@ -204,16 +203,11 @@ def _outputs(inputs: dict[str, Any], service: Service, engine: ManagedServices) 
         "read_only_host": conn.read_only_host,
         # Every env var the service runs with, secret values hidden.
         "effective_env": {
-            key: ("[secret]" if offering.is_secret_env(key) else value)
-            for key, value in _effective_env(engine, service).items()
+            key: ("[secret]" if offering.is_secret_env(key) else value) for key, value in details.effective_env.items()
         },
         "volume_size": service.volume_size,
         "resources": service.resources.model_dump(exclude_none=True),
         "tags": list(service.tags),
         "instances": service.instances,
-        "status": status.phase,
+        "status": details.status.phase,
     }
-
-
-def _effective_env(engine: ManagedServices, service: Service) -> dict[str, str]:
-    return engine.effective_env(service.id, show_secrets=True)
