@@ -289,7 +289,7 @@ class ManagedServices:
 
     def describe(self, service_id: str, *, show_secrets: bool = False) -> ServiceDetails:
         """`get`, `effective_env` and `status` in one: the service is looked up once, so the
-        three agree with each other and it costs three reads instead of seven."""
+        three agree with each other and it costs three reads instead of six."""
         live = self._read(service_id)
         return ServiceDetails(
             service=self._view(live, show_secrets),
